@@ -1,0 +1,49 @@
+# bgwasm's build entry points. `make serve` runs the daemon; `make test` passes
+# the tests. Both first install what is missing (idempotently): Debian's
+# clang-19 toolchain for WASI and the wasm32-wasip2 Rust target.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+DEBIAN_PACKAGES := clang-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32
+
+export RQUICKJS_SYS_NO_WASI_SDK := 1
+export CC_wasm32_wasip2 := clang-19
+export AR_wasm32_wasip2 := llvm-ar-19
+export CFLAGS_wasm32_wasip2 := --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi
+export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := $(CFLAGS_wasm32_wasip2)
+
+.PHONY: setup build test serve bench lint fmt clean
+
+setup:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+build: setup
+	$(CARGO) build --release --locked
+
+test: setup
+	$(CARGO) test --release --locked
+
+serve: build
+	$(CARGO) run --release --locked -- serve
+
+bench: setup
+	$(CARGO) bench --locked --bench sandbox
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	cd guest && $(CARGO) fmt -- --check
+	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	cd guest && $(CARGO) clippy --release --locked --target wasm32-wasip2 -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+	cd guest && $(CARGO) fmt
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,147 @@
+//! The command line, defined once with clap derive. Each subcommand's work
+//! lives in its own module; this one parses, sets up logging and the async
+//! runtime, and maps results to exit codes.
+
+use crate::run_once::{self, RunOnceArgs};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit code of a run that failed (the piece threw, timed out, ...).
+pub const EXIT_RUN_FAILED: u8 = 1;
+/// Exit code of bad usage or bad input (a missing file, invalid JSON).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bgwasm",
+    version,
+    about = "Run JavaScript pieces in the background, each space in its own WebAssembly sandbox",
+    long_about = "bgwasm runs JavaScript pieces server-side. A piece is a module that exports \
+                  `bgUpdater(event, ctx)`; bgwasm calls it with `{}` every 60 seconds, inside a \
+                  sandbox with fuel, memory and time limits, and a run ends only when the \
+                  handler's promise settles.",
+    after_help = "Examples:\n  bgwasm run-once piece.js                    run a piece once and show what it did\n  \
+                  bgwasm run-once piece.js --cells cells.json --write-cells\n  \
+                  bgwasm run-once piece.js --json | jq .logs"
+)]
+pub struct Cli {
+    /// How log lines look on stderr. RUST_LOG filters them (default: info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one piece once, locally, and show what happened.
+    ///
+    /// Prints the outcome (status, duration, fuel, peak memory, fetches, logs,
+    /// cells written) and exits 0 if the handler succeeded, 1 if it failed and
+    /// 2 on bad input.
+    RunOnce(RunOnceArgs),
+}
+
+/// The limits of a sandbox, as flags. Shared by every command that runs pieces.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Fuel per run (roughly, wasm instructions). Stops endless loops.
+    #[arg(long, value_name = "N", default_value_t = crate::sandbox::Limits::DEFAULT_FUEL)]
+    pub fuel: u64,
+    /// Linear memory of a space's sandbox, in MiB.
+    #[arg(long, value_name = "N", default_value_t = crate::sandbox::Limits::DEFAULT_MEMORY_MIB)]
+    pub memory_mib: usize,
+    /// Wall-clock limit per run, in seconds; waiting on fetches and timers counts.
+    #[arg(long, value_name = "SECS", default_value_t = crate::sandbox::Limits::DEFAULT_TIMEOUT_SECS as f64)]
+    pub timeout: f64,
+    /// Largest response body one fetch may read, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::sandbox::Limits::DEFAULT_MAX_RESPONSE_BYTES)]
+    pub max_response_bytes: usize,
+    /// Fetches one run may make.
+    #[arg(long, value_name = "N", default_value_t = crate::sandbox::Limits::DEFAULT_MAX_FETCHES)]
+    pub max_fetches: u32,
+    /// Time limit of one fetch, in seconds, redirects included.
+    #[arg(long, value_name = "SECS", default_value_t = crate::sandbox::Limits::DEFAULT_FETCH_TIMEOUT_SECS as f64)]
+    pub fetch_timeout: f64,
+}
+
+impl LimitArgs {
+    /// The limits, or a message naming the flag that is out of range.
+    pub fn limits(&self) -> Result<crate::sandbox::Limits, String> {
+        let seconds = |flag: &str, value: f64| {
+            if value.is_finite() && value > 0.0 && value <= 86_400.0 {
+                Ok(Duration::from_secs_f64(value))
+            } else {
+                Err(format!(
+                    "--{flag} must be a number of seconds between 0 and 86400, not {value}"
+                ))
+            }
+        };
+        if self.memory_mib == 0 || self.memory_mib > 4096 {
+            return Err(format!(
+                "--memory-mib must be between 1 and 4096, not {}",
+                self.memory_mib
+            ));
+        }
+        if self.fuel == 0 {
+            return Err("--fuel must be more than 0".into());
+        }
+        Ok(crate::sandbox::Limits {
+            fuel: self.fuel,
+            memory_bytes: self.memory_mib << 20,
+            timeout: seconds("timeout", self.timeout)?,
+            max_response_bytes: self.max_response_bytes,
+            max_fetches: self.max_fetches,
+            fetch_timeout: seconds("fetch-timeout", self.fetch_timeout)?,
+        })
+    }
+}
+
+/// Sets up logging on stderr.
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bgwasm: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::RunOnce(args) => {
+            init_logging(cli.log_format, "warn");
+            let mut stdout = std::io::stdout().lock();
+            match runtime.block_on(run_once::run(&args, &mut stdout)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(EXIT_RUN_FAILED),
+                Err(error) => {
+                    eprintln!("bgwasm run-once: {error}");
+                    ExitCode::from(error.exit_code())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! bgwasm runs users' JavaScript pieces in the background, server-side. Each
+//! space's pieces run in one WebAssembly sandbox (a wasmtime store holding a
+//! QuickJS engine), under fuel, memory and wall-clock limits.
+//!
+//! The layout follows the architecture: [`sandbox`] is the wasmtime host that
+//! runs pieces; the `wit/` folder at the crate root is the contract with the
+//! guest in `guest/`; [`cli`] and [`run_once`] are the ways in from the shell.
+
+pub mod cli;
+pub mod run_once;
+pub mod sandbox;

@@ -1,0 +1,6 @@
+//! The `bgwasm` command. Everything but parsing and exit codes lives in the
+//! library, where it can be tested.
+
+fn main() -> std::process::ExitCode {
+    bgwasm::cli::main()
+}

@@ -1,0 +1,36 @@
+//! The sandbox: one wasmtime store per space, holding one instance of the
+//! QuickJS guest, in which the space's pieces run one at a time under fuel,
+//! memory and wall-clock limits.
+//!
+//! [`SandboxEngine`] is shared by every space: the compiled (and
+//! pre-initialised) guest and the HTTP client. [`SpaceSandbox`] is one space's
+//! sandbox; [`SpaceSandbox::run`] runs a piece and reports a [`RunOutcome`].
+
+mod bindings;
+mod cache;
+mod cells;
+mod engine;
+mod fetcher;
+mod limits;
+mod outcome;
+mod space;
+mod state;
+
+pub use cells::{CellChange, CellSource, MemoryCells};
+pub use engine::{EngineOptions, SandboxEngine};
+pub use limits::Limits;
+pub use outcome::{ErrorKind, FetchRecord, LogLevel, LogLine, RunError, RunOutcome};
+pub use space::{Piece, RunReport, SpaceSandbox};
+
+/// Why the sandbox could not be set up. A failing run is not this: it is a
+/// [`RunOutcome`] with `ok: false`.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot prepare the JavaScript sandbox: {0:#}")]
+    Setup(anyhow::Error),
+    #[error("cannot use the compiled-guest cache at {path}: {source}")]
+    Cache {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}

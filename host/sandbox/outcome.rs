@@ -1,0 +1,140 @@
+//! What a run reports: the structured outcome every way in (run-once, the
+//! daemon, the tests) shows and stores.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a run failed. Serialised in snake_case (`js_error`, `fuel_exhausted`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The piece threw or rejected, or work it started failed unhandled.
+    JsError,
+    /// The piece's source does not parse.
+    SyntaxError,
+    /// The piece has no `bgUpdater` function.
+    NoHandler,
+    /// The handler's promise can no longer settle.
+    Unsettled,
+    /// The run used up its fuel (CPU budget).
+    FuelExhausted,
+    /// The sandbox reached its memory limit.
+    MemoryLimit,
+    /// Recursion went past the stack limit.
+    StackOverflow,
+    /// The run went past its wall-clock limit.
+    Timeout,
+    /// The handler resolved to something that is not JSON.
+    InvalidResult,
+    /// The sandbox failed in a way none of the above covers (a bug in bgwasm).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JsError => "js_error",
+            Self::SyntaxError => "syntax_error",
+            Self::NoHandler => "no_handler",
+            Self::Unsettled => "unsettled",
+            Self::FuelExhausted => "fuel_exhausted",
+            Self::MemoryLimit => "memory_limit",
+            Self::StackOverflow => "stack_overflow",
+            Self::Timeout => "timeout",
+            Self::InvalidResult => "invalid_result",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// Whether this failure leaves the instance unusable, so the next run of
+    /// the space must get a fresh one.
+    pub fn kills_instance(self) -> bool {
+        matches!(
+            self,
+            Self::FuelExhausted
+                | Self::MemoryLimit
+                | Self::StackOverflow
+                | Self::Timeout
+                | Self::Internal
+        )
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed run's error. The message always names the piece.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    pub kind: ErrorKind,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// The level of a console line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One console line of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// One fetch of a run. `status` is absent when the request failed or was
+/// denied; `error` then says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRecord {
+    pub method: String,
+    pub url: String,
+    pub status: Option<u16>,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything a run reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub ok: bool,
+    /// The handler's resolved value, when it succeeded and resolved to one.
+    pub value: Option<serde_json::Value>,
+    pub error: Option<RunError>,
+    pub duration_ms: u64,
+    pub fuel_used: u64,
+    pub memory_peak_bytes: u64,
+    pub logs: Vec<LogLine>,
+    /// The keys the run wrote or deleted, in the order first touched.
+    pub cell_writes: Vec<String>,
+    pub fetches: Vec<FetchRecord>,
+}
+
+impl RunOutcome {
+    /// The error's kind, when the run failed.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        self.error.as_ref().map(|e| e.kind)
+    }
+}

@@ -1,0 +1,342 @@
+//! One space's sandbox: a wasmtime store holding one guest instance, in which
+//! the space's pieces run one at a time.
+//!
+//! A piece's source is evaluated once per instance and kept under its content
+//! hash; a trap (fuel, memory, stack, timeout) discards the instance and the
+//! next run gets a fresh one.
+
+use super::bindings::Sandbox;
+use super::bindings::exports::bgwasm::sandbox::runner;
+use super::cells::{CellChange, CellSource};
+use super::engine::SandboxEngine;
+use super::fetcher::Fetcher;
+use super::limits::Limits;
+use super::outcome::{ErrorKind, RunError, RunOutcome};
+use super::state::{RunState, StoreState};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::{Store, Trap};
+
+/// Fuel between two yields to the async runtime, so a busy piece shares its
+/// thread and its wall-clock limit can fire (about 10 ms of JavaScript).
+const FUEL_PER_YIELD: u64 = 10_000_000;
+
+/// A piece to run: its id and its JavaScript source.
+#[derive(Debug, Clone)]
+pub struct Piece {
+    pub id: String,
+    pub source: Arc<str>,
+}
+
+impl Piece {
+    pub fn new(id: impl Into<String>, source: impl Into<Arc<str>>) -> Self {
+        Self {
+            id: id.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// What a run reports, and the cell writes to commit if it succeeded.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub outcome: RunOutcome,
+    pub cell_changes: Vec<CellChange>,
+}
+
+/// One space's sandbox.
+pub struct SpaceSandbox {
+    engine: Arc<SandboxEngine>,
+    space: String,
+    limits: Limits,
+    instance: Option<LiveInstance>,
+}
+
+struct LiveInstance {
+    store: Store<StoreState>,
+    bindings: Sandbox,
+    /// The content hash of each piece loaded in this instance.
+    loaded: HashMap<String, [u8; 32]>,
+}
+
+/// How a run ended, before it is written up as a [`RunOutcome`].
+enum Ended {
+    Returned(Option<String>),
+    Failed(runner::RunError),
+    Trapped(wasmtime::Error),
+    TimedOut,
+}
+
+impl SpaceSandbox {
+    pub fn new(engine: Arc<SandboxEngine>, space: impl Into<String>, limits: Limits) -> Self {
+        Self {
+            engine,
+            space: space.into(),
+            limits,
+            instance: None,
+        }
+    }
+
+    pub fn space(&self) -> &str {
+        &self.space
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether an instance is alive (a run would reuse it).
+    pub fn is_live(&self) -> bool {
+        self.instance.is_some()
+    }
+
+    /// Makes the instance now, rather than at the first run.
+    pub async fn instantiate(&mut self) -> anyhow::Result<()> {
+        if self.instance.is_none() {
+            self.instance = Some(LiveInstance::new(&self.engine, &self.limits).await?);
+        }
+        Ok(())
+    }
+
+    /// Runs `piece` with `event`, reading cells from `cells`. Never fails: every
+    /// way a run can go wrong is in the outcome.
+    pub async fn run(
+        &mut self,
+        piece: &Piece,
+        event: &serde_json::Value,
+        cells: Arc<dyn CellSource>,
+    ) -> RunReport {
+        let started = Instant::now();
+        let limits = self.limits;
+        let event = event.to_string();
+        let hash: [u8; 32] = Sha256::digest(piece.source.as_bytes()).into();
+
+        let engine = &self.engine;
+        let space = self.space.as_str();
+        let slot = &mut self.instance;
+        let ended = tokio::time::timeout(limits.timeout, async {
+            if slot.is_none() {
+                match LiveInstance::new(engine, &limits).await {
+                    Ok(instance) => *slot = Some(instance),
+                    Err(error) => return Ended::Trapped(wasmtime::Error::from_anyhow(error)),
+                }
+            }
+            let live = slot.as_mut().expect("made above");
+            live.store.data_mut().run = RunState::start(cells, &limits);
+            live.store.data_mut().memory.denied = false;
+            if let Err(error) = live.store.set_fuel(limits.fuel) {
+                return Ended::Trapped(error);
+            }
+            live.call(piece, hash, space, &event).await
+        })
+        .await
+        .unwrap_or(Ended::TimedOut);
+
+        let mut report = RunReport {
+            outcome: RunOutcome {
+                ok: false,
+                value: None,
+                error: None,
+                duration_ms: 0,
+                fuel_used: 0,
+                memory_peak_bytes: 0,
+                logs: Vec::new(),
+                cell_writes: Vec::new(),
+                fetches: Vec::new(),
+            },
+            cell_changes: Vec::new(),
+        };
+        let mut memory_denied = false;
+        if let Some(live) = self.instance.as_mut() {
+            report.outcome.fuel_used = limits
+                .fuel
+                .saturating_sub(live.store.get_fuel().unwrap_or(0));
+            let state = live.store.data_mut();
+            // Replacing the run state drops its fetches in flight, aborting them.
+            let mut run = std::mem::replace(&mut state.run, RunState::idle());
+            run.finish_logs();
+            report.outcome.memory_peak_bytes = state.memory.peak as u64;
+            memory_denied = state.memory.denied;
+            report.outcome.cell_writes = run.cell_writes();
+            report.cell_changes = run.cell_changes();
+            report.outcome.logs = std::mem::take(&mut run.logs);
+            report.outcome.fetches = std::mem::take(&mut run.fetches);
+        }
+
+        match ended {
+            Ended::Returned(json) => match json.as_deref().map(serde_json::from_str).transpose() {
+                Ok(value) => {
+                    report.outcome.ok = true;
+                    report.outcome.value = value;
+                }
+                Err(error) => {
+                    report.outcome.error = Some(RunError {
+                        kind: ErrorKind::InvalidResult,
+                        message: format!(
+                            "piece \"{}\" resolved to JSON that does not parse: {error}",
+                            piece.id
+                        ),
+                        stack: None,
+                    });
+                }
+            },
+            Ended::Failed(error) => report.outcome.error = Some(guest_error(error, memory_denied)),
+            Ended::Trapped(error) => {
+                report.outcome.error = Some(trap_error(&piece.id, &error, memory_denied, &limits))
+            }
+            Ended::TimedOut => {
+                report.outcome.error = Some(RunError {
+                    kind: ErrorKind::Timeout,
+                    message: format!(
+                        "piece \"{}\" was stopped after its time limit of {}, which counts waiting on fetches and timers; \
+                         make the handler finish sooner, or raise --timeout",
+                        piece.id,
+                        humantime::format_duration(limits.timeout)
+                    ),
+                    stack: None,
+                });
+            }
+        }
+        if !report.outcome.ok {
+            report.cell_changes.clear();
+        }
+        let discard = memory_denied
+            || report
+                .outcome
+                .error_kind()
+                .is_some_and(ErrorKind::kills_instance);
+        if discard {
+            self.instance = None;
+        }
+        report.outcome.duration_ms = started.elapsed().as_millis() as u64;
+        report
+    }
+}
+
+impl LiveInstance {
+    async fn new(engine: &SandboxEngine, limits: &Limits) -> anyhow::Result<Self> {
+        let fetcher = Arc::new(Fetcher::new(engine.http().clone(), limits));
+        let mut store = Store::new(engine.engine(), StoreState::new(fetcher, limits));
+        store.limiter(|state| &mut state.memory);
+        store.set_fuel(limits.fuel)?;
+        store.fuel_async_yield_interval(Some(FUEL_PER_YIELD))?;
+        let bindings = engine.pre().instantiate_async(&mut store).await?;
+        Ok(Self {
+            store,
+            bindings,
+            loaded: HashMap::new(),
+        })
+    }
+
+    async fn call(&mut self, piece: &Piece, hash: [u8; 32], space: &str, event: &str) -> Ended {
+        let runner = self.bindings.bgwasm_sandbox_runner();
+        if self.loaded.get(&piece.id) != Some(&hash) {
+            self.loaded.remove(&piece.id);
+            match runner
+                .call_load(&mut self.store, &piece.id, &piece.source)
+                .await
+            {
+                Ok(Ok(())) => {
+                    self.loaded.insert(piece.id.clone(), hash);
+                }
+                Ok(Err(error)) => return Ended::Failed(error),
+                Err(trap) => return Ended::Trapped(trap),
+            }
+        }
+        match runner
+            .call_run(&mut self.store, &piece.id, space, event)
+            .await
+        {
+            Ok(Ok(value)) => Ended::Returned(value),
+            Ok(Err(error)) => Ended::Failed(error),
+            Err(trap) => Ended::Trapped(trap),
+        }
+    }
+}
+
+fn guest_error(error: runner::RunError, memory_denied: bool) -> RunError {
+    use runner::ErrorKind as Guest;
+    let kind = match error.kind {
+        _ if memory_denied => ErrorKind::MemoryLimit,
+        Guest::JsError => ErrorKind::JsError,
+        Guest::SyntaxError => ErrorKind::SyntaxError,
+        Guest::NoHandler => ErrorKind::NoHandler,
+        Guest::Unsettled => ErrorKind::Unsettled,
+        Guest::InvalidResult => ErrorKind::InvalidResult,
+        Guest::StackOverflow => ErrorKind::StackOverflow,
+        Guest::MemoryLimit => ErrorKind::MemoryLimit,
+    };
+    RunError {
+        kind,
+        message: error.message,
+        stack: error.stack,
+    }
+}
+
+/// QuickJS keeps its C stack in linear memory, below everything else, and on
+/// WASI it does not check its depth. Unbounded recursion therefore runs the
+/// stack pointer below address zero, where it wraps: a fault at the very top of
+/// the 32-bit address space is that, and nothing else.
+fn shadow_stack_wrapped(error: &wasmtime::Error) -> bool {
+    const MARKER: &str = "memory fault at wasm address 0x";
+    error.chain().any(|cause| {
+        let text = cause.to_string();
+        text.find(MARKER)
+            .and_then(|at| {
+                let hex: String = text[at + MARKER.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
+                u64::from_str_radix(&hex, 16).ok()
+            })
+            .is_some_and(|address| address >= 0xffff_0000)
+    })
+}
+
+fn trap_error(
+    piece_id: &str,
+    error: &wasmtime::Error,
+    memory_denied: bool,
+    limits: &Limits,
+) -> RunError {
+    let trap = error.downcast_ref::<Trap>();
+    let (kind, message) = match trap {
+        Some(Trap::OutOfFuel) => (
+            ErrorKind::FuelExhausted,
+            format!(
+                "piece \"{piece_id}\" used up its fuel ({} units) and was stopped: look for an endless loop, or raise --fuel",
+                limits.fuel
+            ),
+        ),
+        Some(Trap::StackOverflow) | Some(Trap::MemoryOutOfBounds)
+            if trap == Some(&Trap::StackOverflow) || shadow_stack_wrapped(error) =>
+        {
+            (
+                ErrorKind::StackOverflow,
+                format!(
+                    "piece \"{piece_id}\" overflowed the stack and was stopped: look for unbounded recursion"
+                ),
+            )
+        }
+        _ if memory_denied => (
+            ErrorKind::MemoryLimit,
+            format!(
+                "piece \"{piece_id}\" reached the sandbox's memory limit of {} MiB and was stopped: keep less in memory, or raise --memory-mib",
+                limits.memory_bytes >> 20
+            ),
+        ),
+        _ => (
+            ErrorKind::Internal,
+            format!(
+                "piece \"{piece_id}\" crashed the sandbox ({error:#}); this is a bug in bgwasm, please report it"
+            ),
+        ),
+    };
+    RunError {
+        kind,
+        message,
+        stack: None,
+    }
+}

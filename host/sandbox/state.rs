@@ -1,0 +1,420 @@
+//! The data of a space's store: WASI plumbing, the memory limiter, and the
+//! state of the run in progress, which the host imports read and write.
+
+use super::bindings::bgwasm::sandbox::{cells, events, http, logging, timers};
+use super::cells::{CellChange, CellSource};
+use super::fetcher::{FetchOutcome, Fetcher};
+use super::limits::Limits;
+use super::outcome::{FetchRecord, LogLevel, LogLine};
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+
+/// A cell key's longest length, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
+/// A cell's largest JSON text, in bytes.
+const MAX_CELL_BYTES: usize = 4 << 20;
+/// Log lines kept per run; the rest are counted, not kept.
+const MAX_LOG_LINES: usize = 1000;
+/// Bytes of log text kept per run.
+const MAX_LOG_BYTES: usize = 256 << 10;
+
+pub struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub memory: MemoryLimiter,
+    fetcher: Arc<Fetcher>,
+    pub run: RunState,
+}
+
+impl StoreState {
+    pub fn new(fetcher: Arc<Fetcher>, limits: &Limits) -> Self {
+        Self {
+            // No files, no environment, no sockets: pieces reach the world only
+            // through the bgwasm interfaces.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            memory: MemoryLimiter::new(limits.memory_bytes),
+            fetcher,
+            run: RunState::idle(),
+        }
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Enforces the sandbox's memory limit over all its linear memories together,
+/// and remembers the peak and whether the limit was hit.
+pub struct MemoryLimiter {
+    limit: usize,
+    total: usize,
+    pub peak: usize,
+    pub denied: bool,
+}
+
+impl MemoryLimiter {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            total: 0,
+            peak: 0,
+            denied: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.total - current.min(self.total) + desired;
+        if total > self.limit {
+            self.denied = true;
+            return Ok(false);
+        }
+        self.total = total;
+        self.peak = self.peak.max(total);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// Everything one run started and recorded. A fresh one is made per run; the
+/// old one's fetches are aborted when it is dropped.
+pub struct RunState {
+    cells: Option<Arc<dyn CellSource>>,
+    overlay: BTreeMap<String, Option<String>>,
+    touched: Vec<String>,
+    pub logs: Vec<LogLine>,
+    log_bytes: usize,
+    dropped_logs: usize,
+    pub fetches: Vec<FetchRecord>,
+    max_fetches: u32,
+    inflight: FuturesUnordered<InflightFetch>,
+    fetch_slots: HashMap<u32, usize>,
+    timers: BTreeSet<(Instant, u32)>,
+    timer_deadlines: HashMap<u32, Instant>,
+    next_id: u32,
+}
+
+impl RunState {
+    pub fn idle() -> Self {
+        Self {
+            cells: None,
+            overlay: BTreeMap::new(),
+            touched: Vec::new(),
+            logs: Vec::new(),
+            log_bytes: 0,
+            dropped_logs: 0,
+            fetches: Vec::new(),
+            max_fetches: 0,
+            inflight: FuturesUnordered::new(),
+            fetch_slots: HashMap::new(),
+            timers: BTreeSet::new(),
+            timer_deadlines: HashMap::new(),
+            next_id: 1,
+        }
+    }
+
+    pub fn start(cells: Arc<dyn CellSource>, limits: &Limits) -> Self {
+        Self {
+            cells: Some(cells),
+            max_fetches: limits.max_fetches,
+            ..Self::idle()
+        }
+    }
+
+    /// The keys written or deleted, in the order first touched.
+    pub fn cell_writes(&self) -> Vec<String> {
+        self.touched.clone()
+    }
+
+    /// The run's writes, for the caller to commit.
+    pub fn cell_changes(&self) -> Vec<CellChange> {
+        self.touched
+            .iter()
+            .map(|key| CellChange {
+                key: key.clone(),
+                value: self.overlay.get(key).cloned().flatten(),
+            })
+            .collect()
+    }
+
+    /// Closes the log: a line saying how many were dropped, if any.
+    pub fn finish_logs(&mut self) {
+        if self.dropped_logs > 0 {
+            self.logs.push(LogLine {
+                level: LogLevel::Warn,
+                message: format!(
+                    "{} more log lines were dropped: a run keeps at most {MAX_LOG_LINES} lines and {} KiB",
+                    self.dropped_logs,
+                    MAX_LOG_BYTES >> 10
+                ),
+            });
+            self.dropped_logs = 0;
+        }
+    }
+
+    fn fresh_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        id
+    }
+
+    fn source(&self) -> Result<&Arc<dyn CellSource>, String> {
+        self.cells
+            .as_ref()
+            .ok_or_else(|| "cells can only be used while a piece runs".to_string())
+    }
+
+    fn touch(&mut self, key: &str) {
+        if !self.overlay.contains_key(key) {
+            self.touched.push(key.to_owned());
+        }
+    }
+}
+
+impl cells::Host for StoreState {
+    fn get(&mut self, key: String) -> Option<String> {
+        if let Some(written) = self.run.overlay.get(&key) {
+            return written.clone();
+        }
+        match self.run.source().and_then(|cells| cells.get(&key)) {
+            Ok(value) => value,
+            Err(problem) => {
+                tracing::warn!(key = %key, %problem, "reading a cell failed");
+                None
+            }
+        }
+    }
+
+    fn set(&mut self, key: String, json: String) -> Result<(), String> {
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(format!(
+                "cells.set: a key must be 1 to {MAX_KEY_BYTES} bytes long, not {}",
+                key.len()
+            ));
+        }
+        if json.len() > MAX_CELL_BYTES {
+            return Err(format!(
+                "cells.set({key:?}): the value is {} bytes of JSON; a cell holds at most {} MiB",
+                json.len(),
+                MAX_CELL_BYTES >> 20
+            ));
+        }
+        self.run.touch(&key);
+        self.run.overlay.insert(key, Some(json));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) {
+        self.run.touch(&key);
+        self.run.overlay.insert(key, None);
+    }
+
+    fn keys(&mut self) -> Vec<String> {
+        let mut keys: BTreeSet<String> = match self.run.source().and_then(|cells| cells.keys()) {
+            Ok(keys) => keys.into_iter().collect(),
+            Err(problem) => {
+                tracing::warn!(%problem, "listing cells failed");
+                BTreeSet::new()
+            }
+        };
+        for (key, value) in &self.run.overlay {
+            if value.is_some() {
+                keys.insert(key.clone());
+            } else {
+                keys.remove(key);
+            }
+        }
+        keys.into_iter().collect()
+    }
+}
+
+impl logging::Host for StoreState {
+    fn log(&mut self, level: logging::Level, message: String) {
+        let run = &mut self.run;
+        if run.logs.len() >= MAX_LOG_LINES || run.log_bytes + message.len() > MAX_LOG_BYTES {
+            run.dropped_logs += 1;
+            return;
+        }
+        run.log_bytes += message.len();
+        let level = match level {
+            logging::Level::Debug => LogLevel::Debug,
+            logging::Level::Info => LogLevel::Info,
+            logging::Level::Warn => LogLevel::Warn,
+            logging::Level::Error => LogLevel::Error,
+        };
+        run.logs.push(LogLine { level, message });
+    }
+}
+
+impl http::Host for StoreState {
+    fn start(&mut self, request: http::Request) -> Result<u32, String> {
+        let run = &mut self.run;
+        if run.fetches.len() as u32 >= run.max_fetches {
+            return Err(format!(
+                "fetch {} refused: a run may make at most {} fetches (--max-fetches)",
+                request.url, run.max_fetches
+            ));
+        }
+        let id = run.fresh_id();
+        run.fetch_slots.insert(id, run.fetches.len());
+        run.fetches.push(FetchRecord {
+            method: request.method.clone(),
+            url: request.url.clone(),
+            status: None,
+            duration_ms: 0,
+            error: None,
+        });
+        let fetcher = self.fetcher.clone();
+        let started = Instant::now();
+        let task = tokio::spawn(async move { fetcher.fetch(request).await });
+        run.inflight.push(InflightFetch { id, started, task });
+        Ok(id)
+    }
+}
+
+impl timers::Host for StoreState {
+    fn start(&mut self, delay_ms: u32) -> u32 {
+        let id = self.run.fresh_id();
+        let deadline = Instant::now() + std::time::Duration::from_millis(delay_ms.into());
+        self.run.timers.insert((deadline, id));
+        self.run.timer_deadlines.insert(id, deadline);
+        id
+    }
+
+    fn cancel(&mut self, id: u32) {
+        if let Some(deadline) = self.run.timer_deadlines.remove(&id) {
+            self.run.timers.remove(&(deadline, id));
+        }
+    }
+}
+
+impl events::Host for StoreState {
+    fn pending(&mut self) -> u32 {
+        (self.run.inflight.len() + self.run.timers.len()) as u32
+    }
+
+    async fn wait(&mut self) -> Vec<events::Completion> {
+        let run = &mut self.run;
+        let mut ready = Vec::new();
+        if run.inflight.is_empty() && run.timers.is_empty() {
+            return ready;
+        }
+        let next_timer = run.timers.first().map(|(at, _)| *at);
+        tokio::select! {
+            Some(done) = run.inflight.next(), if !run.inflight.is_empty() => {
+                ready.push(run.complete_fetch(done));
+            }
+            _ = sleep_until(next_timer), if next_timer.is_some() => {}
+        }
+        // Hand over everything else that is ready too, so one wait serves a
+        // burst of completions.
+        while let Some(Some(done)) = run.inflight.next().now_or_never() {
+            ready.push(run.complete_fetch(done));
+        }
+        let now = Instant::now();
+        while let Some(&(at, id)) = run.timers.first() {
+            if at > now {
+                break;
+            }
+            run.timers.remove(&(at, id));
+            run.timer_deadlines.remove(&id);
+            ready.push(events::Completion::Timer(id));
+        }
+        ready
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl RunState {
+    fn complete_fetch(
+        &mut self,
+        (id, elapsed, outcome): (u32, u64, FetchOutcome),
+    ) -> events::Completion {
+        let record = self
+            .fetch_slots
+            .remove(&id)
+            .and_then(|slot| self.fetches.get_mut(slot));
+        let outcome = match outcome {
+            Ok(response) => {
+                if let Some(record) = record {
+                    record.status = Some(response.status);
+                    record.duration_ms = elapsed;
+                }
+                Ok(response)
+            }
+            Err(problem) => {
+                if let Some(record) = record {
+                    record.error = Some(problem.clone());
+                    record.duration_ms = elapsed;
+                }
+                Err(problem)
+            }
+        };
+        events::Completion::Fetch(events::FetchDone { id, outcome })
+    }
+}
+
+/// A fetch in flight. Dropping it aborts the request, so nothing a dead run
+/// started lives on.
+struct InflightFetch {
+    id: u32,
+    started: Instant,
+    task: tokio::task::JoinHandle<FetchOutcome>,
+}
+
+impl Future for InflightFetch {
+    type Output = (u32, u64, FetchOutcome);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = self.id;
+        let started = self.started;
+        let elapsed = || started.elapsed().as_millis() as u64;
+        match Pin::new(&mut self.task).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(outcome)) => Poll::Ready((id, elapsed(), outcome)),
+            Poll::Ready(Err(join)) => {
+                Poll::Ready((id, elapsed(), Err(format!("the request was lost: {join}"))))
+            }
+        }
+    }
+}
+
+impl Drop for InflightFetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
