@@ -48,6 +48,9 @@ pub enum Command {
     /// cells written) and exits 0 if the handler succeeded, 1 if it failed and
     /// 2 on bad input.
     RunOnce(RunOnceArgs),
+    /// Print the did:key of a passphrase or keyfile, derive child keys, or make
+    /// a new keyfile.
+    Id(crate::cli_id::IdArgs),
 }
 
 /// The limits of a sandbox, as flags. Shared by every command that runs pieces.
@@ -143,5 +146,12 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Id(args) => match crate::cli_id::run(&args, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("bgwasm id: {error:#}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
     }
 }
