@@ -1,1 +1,102 @@
-fn main() {}
+//! Sandbox benchmark: prints the figures the README quotes.
+//!
+//! `cargo bench --bench sandbox` (or `make bench`) measures, on the real
+//! pre-initialised guest:
+//! - the time to instantiate a space's sandbox;
+//! - a fresh instance plus its first run of a trivial handler;
+//! - a warm run of a trivial handler;
+//! - resident memory per live, idle instance, with 200 of them live.
+
+use bgwasm::sandbox::{EngineOptions, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TRIVIAL: &str = "export function bgUpdater() { return 1; }";
+const LIVE_INSTANCES: usize = 200;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(bench());
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn report(name: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    let p50 = samples[samples.len() / 2];
+    let p99 = samples[samples.len() * 99 / 100];
+    println!(
+        "{name:<44} mean {:>8.1} µs   p50 {:>8.1} µs   p99 {:>8.1} µs   (n={})",
+        mean.as_secs_f64() * 1e6,
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        samples.len()
+    );
+}
+
+async fn bench() {
+    let engine = SandboxEngine::new(EngineOptions::default()).await.expect("engine");
+    let piece = Piece::new("trivial", TRIVIAL);
+    let event = serde_json::json!({});
+    let cells: Arc<MemoryCells> = Arc::new(MemoryCells::default());
+    let limits = Limits::default();
+
+    // Warm the allocator and code paths once.
+    for _ in 0..20 {
+        let mut sandbox = SpaceSandbox::new(engine.clone(), "warmup", limits);
+        assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
+    }
+
+    let mut instantiate = Vec::new();
+    for i in 0..500 {
+        let mut sandbox = SpaceSandbox::new(engine.clone(), format!("space-{i}"), limits);
+        let started = Instant::now();
+        sandbox.instantiate().await.unwrap();
+        instantiate.push(started.elapsed());
+    }
+    report("instantiate a space", &mut instantiate);
+
+    let mut first_run = Vec::new();
+    for i in 0..500 {
+        let mut sandbox = SpaceSandbox::new(engine.clone(), format!("space-{i}"), limits);
+        let started = Instant::now();
+        let report = sandbox.run(&piece, &event, cells.clone()).await;
+        first_run.push(started.elapsed());
+        assert!(report.outcome.ok);
+    }
+    report("fresh instance + first trivial run", &mut first_run);
+
+    let mut sandbox = SpaceSandbox::new(engine.clone(), "warm", limits);
+    sandbox.run(&piece, &event, cells.clone()).await;
+    let mut warm = Vec::new();
+    for _ in 0..5000 {
+        let started = Instant::now();
+        let report = sandbox.run(&piece, &event, cells.clone()).await;
+        warm.push(started.elapsed());
+        assert!(report.outcome.ok);
+    }
+    report("warm trivial run", &mut warm);
+
+    let before = resident_bytes();
+    let mut live = Vec::with_capacity(LIVE_INSTANCES);
+    for i in 0..LIVE_INSTANCES {
+        let mut sandbox = SpaceSandbox::new(engine.clone(), format!("live-{i}"), limits);
+        assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
+        live.push(sandbox);
+    }
+    let after = resident_bytes();
+    let per_instance = after.saturating_sub(before) / LIVE_INSTANCES as u64;
+    println!(
+        "{:<44} {:>8.1} KiB per instance   ({LIVE_INSTANCES} live, idle after one run; RSS {:.1} -> {:.1} MiB)",
+        "memory per live instance",
+        per_instance as f64 / 1024.0,
+        before as f64 / (1 << 20) as f64,
+        after as f64 / (1 << 20) as f64
+    );
+    assert_eq!(live.iter().filter(|s| s.is_live()).count(), LIVE_INSTANCES);
+}
