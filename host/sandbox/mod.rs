@@ -13,6 +13,7 @@ mod engine;
 mod fetcher;
 mod limits;
 mod outcome;
+mod pool;
 mod space;
 mod state;
 
@@ -20,6 +21,7 @@ pub use cells::{CellChange, CellSource, MemoryCells};
 pub use engine::{EngineOptions, SandboxEngine};
 pub use limits::Limits;
 pub use outcome::{ErrorKind, FetchRecord, LogLevel, LogLine, RunError, RunOutcome};
+pub use pool::SandboxPool;
 pub use space::{Piece, RunReport, SpaceSandbox};
 
 /// Why the sandbox could not be set up. A failing run is not this: it is a

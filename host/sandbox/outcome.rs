@@ -133,6 +133,26 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// The outcome of a run that failed before the sandbox could account for
+    /// anything.
+    pub fn failure(kind: ErrorKind, message: String) -> Self {
+        Self {
+            ok: false,
+            value: None,
+            error: Some(RunError {
+                kind,
+                message,
+                stack: None,
+            }),
+            duration_ms: 0,
+            fuel_used: 0,
+            memory_peak_bytes: 0,
+            logs: Vec::new(),
+            cell_writes: Vec::new(),
+            fetches: Vec::new(),
+        }
+    }
+
     /// The error's kind, when the run failed.
     pub fn error_kind(&self) -> Option<ErrorKind> {
         self.error.as_ref().map(|e| e.kind)
