@@ -6,9 +6,12 @@
 //! runs pieces; the `wit/` folder at the crate root is the contract with the
 //! guest in `guest/`; [`cli`] and [`run_once`] are the ways in from the shell.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod cli_id;
 pub mod identity;
 pub mod run_once;
 pub mod sandbox;
+pub mod scheduler;
+pub mod store;

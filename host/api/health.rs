@@ -1,0 +1,20 @@
+//! `GET /healthz`: is the daemon up, and what is it doing.
+
+use super::error::ApiError;
+use super::state::ApiState;
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+pub async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let counts = state.store().counts().await?;
+    let activity = state.scheduler().activity();
+    Ok(Json(json!({
+        "status": "ok",
+        "uptimeSeconds": state.started().elapsed().as_secs(),
+        "running": activity.running,
+        "queued": activity.queued,
+        "activeSpaces": activity.active_spaces,
+        "counts": counts,
+    })))
+}

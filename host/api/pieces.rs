@@ -1,0 +1,201 @@
+//! `/api/spaces/{space}/pieces/...`: adding and replacing sources, one
+//! piece's registration and runs, and acting on it (enable, disable, run
+//! now, unregister).
+
+use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery, RawBody};
+use super::space::validate_space;
+use super::state::ApiState;
+use crate::sandbox::RunOutcome;
+use crate::store::{
+    PieceId, PieceInfo, RUN_HISTORY_PER_PIECE, Registration, RegistrationKey, RunRecord,
+};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Runs shown by `GET .../pieces/{pieceId}` unless `?runs=` says otherwise.
+const DEFAULT_RUNS_SHOWN: usize = 20;
+
+fn piece_id(raw: &str) -> Result<PieceId, ApiError> {
+    PieceId::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The space and piece of a `/api/spaces/{space}/pieces/{pieceId}` path.
+fn key_of(space: String, raw_id: &str) -> Result<RegistrationKey, ApiError> {
+    validate_space(&space)?;
+    Ok(RegistrationKey::new(space, piece_id(raw_id)?))
+}
+
+/// A request body as piece source.
+fn source_of(body: &[u8]) -> Result<Arc<str>, ApiError> {
+    let source = std::str::from_utf8(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the piece source is not UTF-8 (invalid bytes at offset {}); send the JavaScript as UTF-8 text",
+            e.valid_up_to()
+        ))
+    })?;
+    if source.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "the piece source is empty; send the JavaScript as the request body",
+        ));
+    }
+    Ok(source.into())
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PieceAdded {
+    piece_id: PieceId,
+    hash: String,
+    created: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddQuery {
+    id: Option<String>,
+}
+
+/// `POST /api/spaces/{space}/pieces[?id=]`: 201 when new, 200 when the same
+/// source was already there.
+pub async fn add(
+    State(state): State<ApiState>,
+    ApiPath(space): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AddQuery>,
+    RawBody(body): RawBody,
+) -> Result<(StatusCode, Json<PieceAdded>), ApiError> {
+    validate_space(&space)?;
+    let id = query.id.as_deref().map(piece_id).transpose()?;
+    let source = source_of(&body)?;
+    let added = state
+        .store()
+        .add_piece(&space, id, source, state.scheduler().now())
+        .await?;
+    let status = if added.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    if added.created {
+        tracing::info!(%space, piece_id = %added.info.id, bytes = added.info.source_bytes, "added a piece");
+    }
+    Ok((
+        status,
+        Json(PieceAdded {
+            piece_id: added.info.id,
+            hash: added.info.hash,
+            created: added.created,
+        }),
+    ))
+}
+
+/// `PUT /api/spaces/{space}/pieces/{pieceId}`: the next run uses the new source.
+pub async fn replace(
+    State(state): State<ApiState>,
+    ApiPath((space, id)): ApiPath<(String, String)>,
+    RawBody(body): RawBody,
+) -> Result<Json<PieceInfo>, ApiError> {
+    let key = key_of(space, &id)?;
+    let source = source_of(&body)?;
+    let info = state
+        .store()
+        .replace_piece(&key.space, &key.piece_id, source, state.scheduler().now())
+        .await?;
+    tracing::info!(piece = %key, bytes = info.source_bytes, "replaced a piece's source");
+    Ok(Json(info))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    runs: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PieceDetails {
+    piece: PieceInfo,
+    registration: Option<Registration>,
+    runs: Vec<RunRecord>,
+}
+
+/// `GET /api/spaces/{space}/pieces/{pieceId}[?runs=N]`: the piece, its
+/// registration (null if unregistered) and its newest runs.
+pub async fn show(
+    State(state): State<ApiState>,
+    ApiPath((space, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ShowQuery>,
+) -> Result<Json<PieceDetails>, ApiError> {
+    let key = key_of(space, &id)?;
+    let store = state.store();
+    let Some(piece) = store.get_piece(&key.space, &key.piece_id).await? else {
+        return Err(ApiError::not_found(format!(
+            "piece {} does not exist in space {}; add it with POST /api/spaces/{}/pieces",
+            key.piece_id, key.space, key.space
+        )));
+    };
+    let runs = query
+        .runs
+        .unwrap_or(DEFAULT_RUNS_SHOWN)
+        .min(RUN_HISTORY_PER_PIECE);
+    Ok(Json(PieceDetails {
+        piece: piece.info,
+        registration: store.get_registration(&key).await?,
+        runs: store.recent_runs(&key.space, &key.piece_id, runs).await?,
+    }))
+}
+
+/// `POST .../enable`: like registering again.
+pub async fn enable(
+    State(state): State<ApiState>,
+    ApiPath((space, id)): ApiPath<(String, String)>,
+) -> Result<Json<Registration>, ApiError> {
+    let key = key_of(space, &id)?;
+    let registration = state.store().enable(&key, state.scheduler().now()).await?;
+    state.scheduler().wake();
+    tracing::info!(piece = %key, "enabled a piece");
+    Ok(Json(registration))
+}
+
+/// `POST .../disable`: a run in flight finishes; no new one starts.
+pub async fn disable(
+    State(state): State<ApiState>,
+    ApiPath((space, id)): ApiPath<(String, String)>,
+) -> Result<Json<Registration>, ApiError> {
+    let key = key_of(space, &id)?;
+    let registration = state.store().disable(&key, state.scheduler().now()).await?;
+    tracing::info!(piece = %key, "disabled a piece");
+    Ok(Json(registration))
+}
+
+/// `POST .../run`: runs it now, behind its space's current run, commits it
+/// like a scheduled run, and answers with the outcome (200 even when the
+/// run failed: the request itself succeeded).
+pub async fn run(
+    State(state): State<ApiState>,
+    ApiPath((space, id)): ApiPath<(String, String)>,
+) -> Result<Json<RunOutcome>, ApiError> {
+    let key = key_of(space, &id)?;
+    Ok(Json(state.scheduler().run_now(key).await?))
+}
+
+/// `DELETE .../{pieceId}`: unregisters it; a run in flight finishes. The
+/// piece's source and run history stay.
+pub async fn unregister(
+    State(state): State<ApiState>,
+    ApiPath((space, id)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let key = key_of(space, &id)?;
+    if !state.store().unregister(&key).await? {
+        return Err(ApiError::not_found(format!(
+            "piece {key} is not registered, so there is nothing to unregister"
+        )));
+    }
+    tracing::info!(piece = %key, "unregistered a piece");
+    Ok(Json(
+        serde_json::json!({ "success": true, "message": "unregistered" }),
+    ))
+}

@@ -1,0 +1,52 @@
+//! What the handlers share. Built with [`ApiState::new`] and `with_*`
+//! methods, so later additions (the request verifier of the auth module) do
+//! not change how the daemon builds it.
+
+use crate::scheduler::Scheduler;
+use crate::store::Store;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ApiState {
+    store: Arc<dyn Store>,
+    scheduler: Scheduler,
+    body_limit: usize,
+    started: Instant,
+}
+
+impl ApiState {
+    pub fn new(store: Arc<dyn Store>, scheduler: Scheduler) -> Self {
+        Self {
+            store,
+            scheduler,
+            body_limit: DEFAULT_BODY_LIMIT,
+            started: Instant::now(),
+        }
+    }
+
+    /// Bodies past this many bytes get 413.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+}

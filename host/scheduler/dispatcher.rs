@@ -1,0 +1,449 @@
+//! The [`Scheduler`]: finds due registrations in the store, claims them, and
+//! hands each to its space's queue; runs them under the concurrency limit and
+//! commits each outcome.
+//!
+//! Nothing about the schedule lives only in memory: due times and claims are
+//! in the store, so a restart (even after `kill -9`) picks up where the last
+//! daemon left off. Memory holds only the queues of claimed runs, which a
+//! restart rebuilds by releasing the claims.
+
+use super::SchedulerError;
+use super::clock::Clock;
+use super::config::SchedulerConfig;
+use super::policy::after_run;
+use super::runner::{PieceRunner, internal_failure};
+use super::space_queues::{Job, Pushed, SpaceQueues};
+use super::spread::spread_due_time;
+use crate::sandbox::{Piece, RunOutcome, RunReport};
+use crate::store::{
+    ClaimToken, CommittedRun, FinishedRun, RegistrationKey, RunTrigger, Store, StoreError,
+};
+use serde::Serialize;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, oneshot};
+
+/// The daemon's scheduler. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    runner: Arc<dyn PieceRunner>,
+    config: SchedulerConfig,
+    clock: Clock,
+    queues: SpaceQueues,
+    /// One permit per space allowed to run at once.
+    permits: Arc<Semaphore>,
+    running: AtomicUsize,
+    /// Wakes the loop early: a registration became due now.
+    wake: Notify,
+}
+
+/// What the scheduler is doing right now, for `/healthz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// Runs executing now.
+    pub running: usize,
+    /// Runs claimed and waiting for their space or a concurrency slot.
+    pub queued: usize,
+    /// Spaces with a run executing or waiting.
+    pub active_spaces: usize,
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopReport {
+    /// Claimed runs that never started; their claims were given back.
+    pub released: usize,
+    /// Runs still executing when the grace period ended; the next start
+    /// releases their claims and schedules them again.
+    pub abandoned: usize,
+}
+
+/// Whether one dispatch pass claimed everything due.
+enum Pass {
+    /// A full batch: more may be due, look again at once.
+    Full,
+    Done,
+}
+
+impl Scheduler {
+    /// A scheduler on the system clock.
+    pub fn new(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn PieceRunner>,
+        config: SchedulerConfig,
+    ) -> Self {
+        Self::with_clock(store, runner, config, Clock::system())
+    }
+
+    /// A scheduler on a given clock (tests start it at a known time).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn PieceRunner>,
+        config: SchedulerConfig,
+        clock: Clock,
+    ) -> Self {
+        let permits = Arc::new(Semaphore::new(config.concurrency.get()));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                runner,
+                config,
+                clock,
+                queues: SpaceQueues::new(),
+                permits,
+                running: AtomicUsize::new(0),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// The time as the scheduler sees it; use it for every store call.
+    pub fn now(&self) -> crate::store::EpochMillis {
+        self.inner.clock.now()
+    }
+
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.inner.config
+    }
+
+    /// Tells the loop to look for due work now (after a registration, an
+    /// enable), instead of at its next planned tick.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    pub fn activity(&self) -> Activity {
+        let (active_spaces, queued) = self.inner.queues.load();
+        Activity {
+            running: self.inner.running.load(Ordering::Relaxed),
+            queued,
+            active_spaces,
+        }
+    }
+
+    /// Runs a piece now, behind whatever its space is running, and commits
+    /// the run like a scheduled one. It needs the piece, not a registration;
+    /// if there is one, it is updated as after a scheduled run.
+    pub async fn run_now(&self, key: RegistrationKey) -> Result<RunOutcome, SchedulerError> {
+        if self
+            .inner
+            .store
+            .get_piece(&key.space, &key.piece_id)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::PieceNotFound {
+                space: key.space,
+                piece_id: key.piece_id,
+            }
+            .into());
+        }
+        let (reply, outcome) = oneshot::channel();
+        self.inner
+            .enqueue(Job::Manual {
+                key: key.clone(),
+                reply,
+            })
+            .await;
+        // The sender is dropped only if the job was discarded by a stop.
+        outcome
+            .await
+            .map_err(|_| SchedulerError::Stopping { key })?
+    }
+
+    /// Runs the schedule until `shutdown` resolves, then stops: no new runs,
+    /// queued claims given back, up to the grace period for runs in flight.
+    ///
+    /// At start, claims left by a daemon that died are released, and overdue
+    /// registrations are spread over one interval.
+    pub async fn run_until(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<StopReport, SchedulerError> {
+        self.inner.recover_after_restart().await?;
+        let mut shutdown = pin!(shutdown);
+        loop {
+            let wait = match self.inner.dispatch_due().await {
+                Ok(Pass::Full) => Duration::ZERO,
+                Ok(Pass::Done) => self.inner.time_to_next_due().await,
+                Err(error) => {
+                    tracing::error!(%error, "could not look for due pieces; retrying shortly");
+                    self.inner.config.max_idle
+                }
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        Ok(self.inner.stop().await)
+    }
+}
+
+impl Inner {
+    async fn recover_after_restart(&self) -> Result<(), SchedulerError> {
+        let now = self.clock.now();
+        let overdue = self
+            .store
+            .recover_after_restart(now, &self.config.integrations)
+            .await?;
+        if overdue.is_empty() {
+            return Ok(());
+        }
+        let interval = self.config.policy.interval;
+        tracing::info!(
+            overdue = overdue.len(),
+            over = %humantime::format_duration(interval),
+            "spreading overdue pieces after a restart"
+        );
+        let due = overdue
+            .into_iter()
+            .map(|key| {
+                let at = spread_due_time(&key, now, interval);
+                (key, at)
+            })
+            .collect();
+        self.store.reschedule(due).await?;
+        Ok(())
+    }
+
+    async fn dispatch_due(self: &Arc<Self>) -> Result<Pass, SchedulerError> {
+        let batch = self.config.claim_batch.max(1);
+        let claimed = self
+            .store
+            .claim_due(self.clock.now(), &self.config.integrations, batch)
+            .await?;
+        let full = claimed.len() >= batch;
+        for run in claimed {
+            self.enqueue(Job::Scheduled(run)).await;
+        }
+        Ok(if full { Pass::Full } else { Pass::Done })
+    }
+
+    async fn time_to_next_due(&self) -> Duration {
+        let max_idle = self.config.max_idle;
+        match self.store.next_due(&self.config.integrations).await {
+            Ok(Some(at)) => {
+                let until = u64::try_from(at.saturating_sub(self.clock.now())).unwrap_or(0);
+                Duration::from_millis(until).min(max_idle)
+            }
+            Ok(None) => max_idle,
+            Err(error) => {
+                tracing::error!(%error, "could not read the next due time");
+                max_idle
+            }
+        }
+    }
+
+    async fn enqueue(self: &Arc<Self>, job: Job) {
+        let space = job.key().space.clone();
+        match self.queues.push(job) {
+            Pushed::Queued => {}
+            Pushed::NeedsWorker => {
+                tokio::spawn(Arc::clone(self).work_space(space));
+            }
+            Pushed::Refused(job) => self.abandon(job).await,
+        }
+    }
+
+    /// A space's worker: runs its queue one job at a time, each under a
+    /// concurrency permit, and retires when the queue is empty.
+    async fn work_space(self: Arc<Self>, space: String) {
+        // The job stays queued while its worker waits for a permit, so a stop
+        // drains it and `activity` counts it.
+        while !self.queues.retire_if_idle(&space) {
+            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+                // The semaphore is never closed; treat it as a stop.
+                return;
+            };
+            let Some(job) = self.queues.next(&space) else {
+                return;
+            };
+            self.running.fetch_add(1, Ordering::Relaxed);
+            self.execute(job).await;
+            self.running.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        }
+    }
+
+    /// Gives a job back without running it.
+    async fn abandon(&self, job: Job) {
+        match job {
+            Job::Scheduled(claimed) => {
+                if let Err(error) = self.store.release_claim(&claimed.key, claimed.claim).await {
+                    tracing::error!(
+                        piece = %claimed.key, %error,
+                        "could not release the claim of a run that did not start; the next start releases it"
+                    );
+                }
+            }
+            Job::Manual { key, reply } => {
+                let _ = reply.send(Err(SchedulerError::Stopping { key }));
+            }
+        }
+    }
+
+    async fn execute(&self, job: Job) {
+        let (key, claim, trigger, reply) = match job {
+            Job::Scheduled(claimed) => (
+                claimed.key,
+                Some(claimed.claim),
+                RunTrigger::Scheduled,
+                None,
+            ),
+            Job::Manual { key, reply } => (key, None, RunTrigger::Manual, Some(reply)),
+        };
+        let result = self.run_and_commit(&key, claim, trigger).await;
+        if let Err(error) = &result {
+            tracing::error!(piece = %key, %error, "could not run or commit a piece");
+            if let Some(token) = claim
+                && let Err(error) = self.store.release_claim(&key, token).await
+            {
+                tracing::error!(piece = %key, %error, "could not release the claim; the next start releases it");
+            }
+        }
+        if let Some(reply) = reply {
+            // The caller may have gone away; the run is committed regardless.
+            let _ = reply.send(result);
+        }
+    }
+
+    async fn run_and_commit(
+        &self,
+        key: &RegistrationKey,
+        claim: Option<ClaimToken>,
+        trigger: RunTrigger,
+    ) -> Result<RunOutcome, SchedulerError> {
+        let started_at = self.clock.now();
+        let report = self.run_piece(key).await?;
+        let finished_at = self.clock.now();
+        let outcome = report.outcome;
+        let policy = self.config.policy;
+        let for_transition = outcome.clone();
+        let committed = self
+            .store
+            .commit_run(
+                FinishedRun {
+                    key: key.clone(),
+                    trigger,
+                    claim,
+                    started_at,
+                    finished_at,
+                    outcome: outcome.clone(),
+                    cell_changes: report.cell_changes,
+                },
+                Box::new(move |state| after_run(state, &for_transition, finished_at, &policy)),
+            )
+            .await?;
+        log_run(key, trigger, &outcome, &committed);
+        Ok(outcome)
+    }
+
+    /// Loads the piece's current source and runs it. A runner that panics
+    /// or a source that vanished becomes a failed outcome, so the schedule's
+    /// failure handling applies to it like to any other failure.
+    async fn run_piece(&self, key: &RegistrationKey) -> Result<RunReport, StoreError> {
+        let Some(stored) = self.store.get_piece(&key.space, &key.piece_id).await? else {
+            return Ok(RunReport {
+                outcome: internal_failure(format!(
+                    "piece {key} has no stored source; add its source again"
+                )),
+                cell_changes: Vec::new(),
+            });
+        };
+        let piece = Piece {
+            id: key.piece_id.to_string(),
+            source: stored.source,
+        };
+        let cells = self.store.cell_source(&key.space);
+        let event = serde_json::json!({});
+        let run = self.runner.run(&key.space, piece, event, cells);
+        // Its own task, so a panic in the runner ends one run, not the worker.
+        match tokio::spawn(run).await {
+            Ok(report) => Ok(report),
+            Err(error) => Ok(RunReport {
+                outcome: internal_failure(format!(
+                    "the sandbox failed while running piece {key}: {error}"
+                )),
+                cell_changes: Vec::new(),
+            }),
+        }
+    }
+
+    async fn stop(&self) -> StopReport {
+        let queued = self.queues.stop();
+        let released = queued.len();
+        for job in queued {
+            self.abandon(job).await;
+        }
+        let in_flight = self.running.load(Ordering::Relaxed);
+        tracing::info!(
+            in_flight, released,
+            grace = %humantime::format_duration(self.config.grace),
+            "stopping: no new runs; waiting for the runs in flight"
+        );
+        let abandoned =
+            match tokio::time::timeout(self.config.grace, self.queues.all_retired()).await {
+                Ok(()) => 0,
+                Err(_) => {
+                    let abandoned = self.running.load(Ordering::Relaxed);
+                    tracing::warn!(
+                        abandoned,
+                        "runs still in flight after the grace period are abandoned; \
+                     nothing of theirs is committed and the next start schedules them again"
+                    );
+                    abandoned
+                }
+            };
+        StopReport {
+            released,
+            abandoned,
+        }
+    }
+}
+
+/// The run's log line. Never includes cell contents or the piece's value.
+fn log_run(
+    key: &RegistrationKey,
+    trigger: RunTrigger,
+    outcome: &RunOutcome,
+    committed: &CommittedRun,
+) {
+    let (space, piece_id) = (&key.space, &key.piece_id);
+    if outcome.ok {
+        tracing::info!(
+            %space, %piece_id, trigger = trigger.as_str(), duration_ms = outcome.duration_ms,
+            fuel = outcome.fuel_used, "Successfully executed piece {space}/{piece_id}"
+        );
+        return;
+    }
+    let (kind, message) = match &outcome.error {
+        Some(error) => (error.kind.as_str(), error.message.as_str()),
+        None => ("internal", "no error reported"),
+    };
+    let registration = committed.registration.as_ref();
+    let failures = registration.map_or(0, |r| r.state.consecutive_failures);
+    tracing::warn!(
+        %space, %piece_id, trigger = trigger.as_str(), error_kind = kind, error = message,
+        consecutive_failures = failures, duration_ms = outcome.duration_ms,
+        "Piece {space}/{piece_id} failed ({kind}): {message}"
+    );
+    if committed.disabled_by_this_run {
+        tracing::warn!(
+            %space, %piece_id, consecutive_failures = failures,
+            "Disabled piece {space}/{piece_id} after {failures} consecutive failures; \
+             fix it and register or enable it again"
+        );
+    }
+}

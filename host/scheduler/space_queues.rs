@@ -1,0 +1,145 @@
+//! One queue per space, each drained by one worker task: the guarantee that a
+//! space runs one piece at a time, whoever asked for the run.
+//!
+//! A space's entry exists exactly while its worker lives, so a job pushed to
+//! an existing entry is picked up by that worker, and a job pushed to a new
+//! entry needs a new worker. Stopping and draining happen under the same lock
+//! as pushing and popping, so no job slips past a stop.
+
+use super::SchedulerError;
+use crate::sandbox::RunOutcome;
+use crate::store::{ClaimedRun, RegistrationKey};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::{oneshot, watch};
+
+/// A run waiting for its space.
+pub enum Job {
+    /// Found due and claimed by the scheduler.
+    Scheduled(ClaimedRun),
+    /// Asked for through the API; the outcome goes back on `reply`.
+    Manual {
+        key: RegistrationKey,
+        reply: oneshot::Sender<Result<RunOutcome, SchedulerError>>,
+    },
+}
+
+impl Job {
+    pub fn key(&self) -> &RegistrationKey {
+        match self {
+            Self::Scheduled(claimed) => &claimed.key,
+            Self::Manual { key, .. } => key,
+        }
+    }
+}
+
+/// What pushing a job did.
+pub enum Pushed {
+    /// The space had no worker: start one.
+    NeedsWorker,
+    /// The space's worker will get to it.
+    Queued,
+    /// The scheduler is stopping; the job comes back.
+    Refused(Job),
+}
+
+#[derive(Default)]
+struct Queues {
+    stopping: bool,
+    by_space: HashMap<String, VecDeque<Job>>,
+}
+
+pub struct SpaceQueues {
+    queues: Mutex<Queues>,
+    live_workers: watch::Sender<usize>,
+}
+
+impl SpaceQueues {
+    pub fn new() -> Self {
+        Self {
+            queues: Mutex::new(Queues::default()),
+            live_workers: watch::Sender::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        // Nothing here panics while holding the lock; a poisoned lock still
+        // holds consistent queues.
+        self.queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn push(&self, job: Job) -> Pushed {
+        let mut queues = self.lock();
+        if queues.stopping {
+            return Pushed::Refused(job);
+        }
+        let space = job.key().space.clone();
+        match queues.by_space.get_mut(&space) {
+            Some(queue) => {
+                queue.push_back(job);
+                Pushed::Queued
+            }
+            None => {
+                queues.by_space.insert(space, VecDeque::from([job]));
+                self.live_workers.send_modify(|n| *n += 1);
+                Pushed::NeedsWorker
+            }
+        }
+    }
+
+    /// Retires the worker if its queue is empty or the scheduler is stopping;
+    /// checked before waiting for a permit, so an idle worker does not queue
+    /// for one.
+    pub fn retire_if_idle(&self, space: &str) -> bool {
+        let mut queues = self.lock();
+        let idle = queues.stopping || queues.by_space.get(space).is_none_or(VecDeque::is_empty);
+        if idle && queues.by_space.remove(space).is_some() {
+            self.live_workers.send_modify(|n| *n = n.saturating_sub(1));
+        }
+        idle
+    }
+
+    /// The space's next job. `None` retires the worker: its queue is empty or
+    /// the scheduler is stopping.
+    pub fn next(&self, space: &str) -> Option<Job> {
+        let mut queues = self.lock();
+        if !queues.stopping
+            && let Some(job) = queues.by_space.get_mut(space).and_then(VecDeque::pop_front)
+        {
+            return Some(job);
+        }
+        if queues.by_space.remove(space).is_some() {
+            self.live_workers.send_modify(|n| *n = n.saturating_sub(1));
+        }
+        None
+    }
+
+    /// Refuses further jobs and hands back every queued one.
+    pub fn stop(&self) -> Vec<Job> {
+        let mut queues = self.lock();
+        queues.stopping = true;
+        queues
+            .by_space
+            .values_mut()
+            .flat_map(|queue| queue.drain(..))
+            .collect()
+    }
+
+    /// Spaces with a worker, and jobs waiting behind the running ones.
+    pub fn load(&self) -> (usize, usize) {
+        let queues = self.lock();
+        (
+            queues.by_space.len(),
+            queues.by_space.values().map(VecDeque::len).sum(),
+        )
+    }
+
+    /// Resolves once every worker has retired.
+    pub async fn all_retired(&self) {
+        let mut live = self.live_workers.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = live.wait_for(|n| *n == 0).await;
+    }
+}

@@ -1,0 +1,146 @@
+//! The daemon's persistent state: pieces, registrations and their schedule,
+//! run history, and each space's cells.
+//!
+//! [`Store`] is what the scheduler and the API use, so a server-backed store
+//! can replace the embedded [`SqliteStore`] without touching either. Callers
+//! pass the time (`now`) in, so the scheduler's clock (paused in tests) is the
+//! only clock.
+
+mod connections;
+mod error;
+mod piece_id;
+mod records;
+mod registration;
+mod schema;
+mod sqlite;
+mod sqlite_cells;
+
+pub use error::StoreError;
+pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
+pub use records::{
+    AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PieceInfo,
+    RegistrationFilter, RunRecord, RunTransition, RunTrigger, StoreCounts, StoredPiece,
+};
+pub use registration::{
+    ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
+    STATUS_DISABLED_VIA_UI, STATUS_INITIALIZING, STATUS_REINITIALIZING, STATUS_SUCCESS,
+};
+pub use sqlite::{DATABASE_FILE, RUN_HISTORY_PER_PIECE, SqliteStore};
+
+use crate::sandbox::CellSource;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// A store call's result, awaited without blocking the runtime.
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// Everything the daemon keeps. Every method is one atomic step.
+pub trait Store: Send + Sync + 'static {
+    /// Adds a piece under `id`, or under its content-addressed id when `None`.
+    /// Adding the same source again is a no-op; a different source under a
+    /// taken id is [`StoreError::PieceIdTaken`].
+    fn add_piece(
+        &self,
+        space: &str,
+        id: Option<PieceId>,
+        source: Arc<str>,
+        now: EpochMillis,
+    ) -> StoreFuture<'_, AddedPiece>;
+
+    /// Replaces the source of an existing piece; its next run uses it.
+    fn replace_piece(
+        &self,
+        space: &str,
+        id: &PieceId,
+        source: Arc<str>,
+        now: EpochMillis,
+    ) -> StoreFuture<'_, PieceInfo>;
+
+    fn get_piece(&self, space: &str, id: &PieceId) -> StoreFuture<'_, Option<StoredPiece>>;
+
+    /// Registers a piece (it must exist). Idempotent: registering again
+    /// re-enables it, forgives its failures and makes it due now; the
+    /// integration label is updated to the latest one given.
+    fn register(
+        &self,
+        key: &RegistrationKey,
+        integration: &str,
+        now: EpochMillis,
+    ) -> StoreFuture<'_, Registration>;
+
+    /// Enables a registration, like registering it again.
+    fn enable(&self, key: &RegistrationKey, now: EpochMillis) -> StoreFuture<'_, Registration>;
+
+    /// Disables a registration (`Disabled via UI`); a run in flight finishes.
+    fn disable(&self, key: &RegistrationKey, now: EpochMillis) -> StoreFuture<'_, Registration>;
+
+    /// Deletes a registration; returns whether there was one. A run in flight
+    /// finishes and is recorded, but its commit does not bring it back.
+    fn unregister(&self, key: &RegistrationKey) -> StoreFuture<'_, bool>;
+
+    fn get_registration(&self, key: &RegistrationKey) -> StoreFuture<'_, Option<Registration>>;
+
+    /// Registrations, sorted by space then piece id.
+    fn list_registrations(&self, filter: &RegistrationFilter)
+    -> StoreFuture<'_, Vec<Registration>>;
+
+    /// Claims up to `limit` due, enabled, scheduled registrations of the served
+    /// integrations (oldest due first), moving them to `Dispatched` so no other
+    /// tick or daemon takes them.
+    fn claim_due(
+        &self,
+        now: EpochMillis,
+        integrations: &IntegrationFilter,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<ClaimedRun>>;
+
+    /// The earliest `next_run` among scheduled registrations served, if any.
+    fn next_due(&self, integrations: &IntegrationFilter) -> StoreFuture<'_, Option<EpochMillis>>;
+
+    /// Gives back a claim whose run never started (the daemon is stopping).
+    fn release_claim(&self, key: &RegistrationKey, claim: ClaimToken) -> StoreFuture<'_, ()>;
+
+    /// Startup recovery: claims left by a daemon that died (`kill -9`) are
+    /// released. Returns the enabled registrations served that are overdue at
+    /// `now`, so the scheduler can spread them out.
+    fn recover_after_restart(
+        &self,
+        now: EpochMillis,
+        integrations: &IntegrationFilter,
+    ) -> StoreFuture<'_, Vec<RegistrationKey>>;
+
+    /// Sets new due times for scheduled registrations, in one transaction.
+    fn reschedule(&self, due: Vec<(RegistrationKey, EpochMillis)>) -> StoreFuture<'_, ()>;
+
+    /// Commits a run in one transaction: its history row (pruned to the
+    /// newest [`RUN_HISTORY_PER_PIECE`]), `transition` applied to the stored
+    /// registration (if it still exists; a matching claim is released), and
+    /// — only if the run succeeded — its cell changes.
+    fn commit_run(
+        &self,
+        run: FinishedRun,
+        transition: RunTransition,
+    ) -> StoreFuture<'_, CommittedRun>;
+
+    /// A piece's newest runs, newest first.
+    fn recent_runs(
+        &self,
+        space: &str,
+        id: &PieceId,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<RunRecord>>;
+
+    /// Every cell of a space as JSON text, sorted by key.
+    fn list_cells(&self, space: &str) -> StoreFuture<'_, Vec<(String, String)>>;
+
+    fn get_cell(&self, space: &str, key: &str) -> StoreFuture<'_, Option<String>>;
+
+    /// What a run of `space` reads its cells from (its writes come back in the
+    /// run report and go through [`Store::commit_run`]).
+    fn cell_source(&self, space: &str) -> Arc<dyn CellSource>;
+
+    fn counts(&self) -> StoreFuture<'_, StoreCounts>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+//! The plain data the store takes and gives: pieces, runs, filters, counts.
+
+use super::PieceId;
+use super::registration::{
+    ClaimToken, EpochMillis, Registration, RegistrationKey, RegistrationState,
+};
+use crate::sandbox::{CellChange, RunOutcome};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A piece's metadata, without its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PieceInfo {
+    pub space: String,
+    pub id: PieceId,
+    /// Hex SHA-256 of the source, so a replaced source is visible.
+    pub hash: String,
+    pub source_bytes: u64,
+    pub created_at: EpochMillis,
+    pub updated_at: EpochMillis,
+}
+
+/// A piece with its source, as a run needs it.
+#[derive(Debug, Clone)]
+pub struct StoredPiece {
+    pub info: PieceInfo,
+    pub source: Arc<str>,
+}
+
+/// What adding a piece did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedPiece {
+    pub info: PieceInfo,
+    /// False when the same source was already stored under that id.
+    pub created: bool,
+}
+
+/// Why a run happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunTrigger {
+    /// The scheduler found it due.
+    Scheduled,
+    /// Someone asked for it (`POST .../run`).
+    Manual,
+}
+
+impl RunTrigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scheduled" => Some(Self::Scheduled),
+            "manual" => Some(Self::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// One row of a piece's run history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    pub id: i64,
+    pub space: String,
+    pub piece_id: PieceId,
+    pub trigger: RunTrigger,
+    pub started_at: EpochMillis,
+    pub finished_at: EpochMillis,
+    pub outcome: RunOutcome,
+}
+
+/// How a run changes its registration's state, applied inside the commit's
+/// transaction to whatever state is stored then (a user may have disabled or
+/// re-registered the piece while it ran).
+pub type RunTransition = Box<dyn Fn(&RegistrationState) -> RegistrationState + Send + Sync>;
+
+/// A finished run, ready to commit.
+pub struct FinishedRun {
+    pub key: RegistrationKey,
+    pub trigger: RunTrigger,
+    /// The claim a scheduled run holds; a manual run holds none.
+    pub claim: Option<ClaimToken>,
+    pub started_at: EpochMillis,
+    pub finished_at: EpochMillis,
+    pub outcome: RunOutcome,
+    /// Applied only if `outcome.ok`.
+    pub cell_changes: Vec<CellChange>,
+}
+
+/// What a commit wrote.
+#[derive(Debug, Clone)]
+pub struct CommittedRun {
+    pub run_id: i64,
+    pub cells_applied: bool,
+    /// The registration after the run; `None` when it was unregistered
+    /// meanwhile (the commit never brings one back).
+    pub registration: Option<Registration>,
+    /// Whether this run's failure disabled the registration.
+    pub disabled_by_this_run: bool,
+}
+
+/// A registration the scheduler claimed, to hand to its space's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRun {
+    pub key: RegistrationKey,
+    pub claim: ClaimToken,
+    /// When it was due, to measure lateness.
+    pub due_at: EpochMillis,
+}
+
+/// Which integrations a daemon serves: all, or only some
+/// (`--integration NAME`, repeatable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntegrationFilter {
+    only: Vec<String>,
+}
+
+impl IntegrationFilter {
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only these integrations; an empty list means all.
+    pub fn only(names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let mut only: Vec<String> = names.into_iter().map(Into::into).collect();
+        only.sort();
+        only.dedup();
+        Self { only }
+    }
+
+    /// The names, or `None` for all.
+    pub fn names(&self) -> Option<&[String]> {
+        if self.only.is_empty() {
+            None
+        } else {
+            Some(&self.only)
+        }
+    }
+}
+
+/// Which registrations to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrationFilter {
+    pub space: Option<String>,
+    pub integrations: IntegrationFilter,
+}
+
+/// Totals for `/healthz`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCounts {
+    pub spaces: u64,
+    pub pieces: u64,
+    pub registrations: u64,
+    pub enabled: u64,
+    pub dispatched: u64,
+    pub runs: u64,
+    pub cells: u64,
+}

@@ -1,0 +1,384 @@
+//! The SQLite store against a temporary data directory.
+
+use super::*;
+use crate::sandbox::{CellChange, ErrorKind, RunError, RunOutcome};
+use std::path::Path;
+
+const SPACE: &str = "did:key:z6MkSpaceA";
+
+fn open(dir: &Path) -> SqliteStore {
+    SqliteStore::open(dir).expect("open store")
+}
+
+fn outcome(ok: bool) -> RunOutcome {
+    RunOutcome {
+        ok,
+        value: None,
+        error: (!ok).then(|| RunError {
+            kind: ErrorKind::JsError,
+            message: "boom".into(),
+            stack: None,
+        }),
+        duration_ms: 3,
+        fuel_used: 7,
+        memory_peak_bytes: 0,
+        logs: vec![],
+        cell_writes: vec!["a".into()],
+        fetches: vec![],
+    }
+}
+
+fn set(key: &str, json: &str) -> CellChange {
+    CellChange {
+        key: key.into(),
+        value: Some(json.into()),
+    }
+}
+
+/// A transition that records the outcome the way a test can recognise.
+fn mark(status: &'static str) -> RunTransition {
+    Box::new(move |state| RegistrationState {
+        status: status.to_owned(),
+        ..state.clone()
+    })
+}
+
+async fn piece(store: &SqliteStore, source: &str) -> RegistrationKey {
+    let added = store
+        .add_piece(SPACE, None, source.into(), 1)
+        .await
+        .unwrap();
+    RegistrationKey::new(SPACE, added.info.id)
+}
+
+fn finished(
+    key: &RegistrationKey,
+    ok: bool,
+    changes: Vec<CellChange>,
+    claim: Option<ClaimToken>,
+) -> FinishedRun {
+    FinishedRun {
+        key: key.clone(),
+        trigger: RunTrigger::Scheduled,
+        claim,
+        started_at: 10,
+        finished_at: 20,
+        outcome: outcome(ok),
+        cell_changes: changes,
+    }
+}
+
+#[tokio::test]
+async fn pieces_are_content_addressed_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = store.add_piece(SPACE, None, "a".into(), 1).await.unwrap();
+    assert!(first.created);
+    assert_eq!(first.info.id, PieceId::for_source("a"));
+    let again = store.add_piece(SPACE, None, "a".into(), 2).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.info, first.info);
+
+    let named = PieceId::parse("mine").unwrap();
+    store
+        .add_piece(SPACE, Some(named.clone()), "one".into(), 3)
+        .await
+        .unwrap();
+    let taken = store
+        .add_piece(SPACE, Some(named.clone()), "two".into(), 4)
+        .await;
+    assert!(
+        matches!(taken, Err(StoreError::PieceIdTaken { .. })),
+        "{taken:?}"
+    );
+
+    let replaced = store
+        .replace_piece(SPACE, &named, "two".into(), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        (replaced.hash, replaced.updated_at, replaced.created_at),
+        (source_hash("two"), 5, 3)
+    );
+    let stored = store.get_piece(SPACE, &named).await.unwrap().unwrap();
+    assert_eq!(&*stored.source, "two");
+    let missing = store
+        .replace_piece("did:key:zOther", &named, "x".into(), 6)
+        .await;
+    assert!(matches!(missing, Err(StoreError::PieceNotFound { .. })));
+}
+
+#[tokio::test]
+async fn registering_needs_the_piece_and_again_reinitializes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let unknown = RegistrationKey::new(SPACE, PieceId::parse("nope").unwrap());
+    assert!(matches!(
+        store.register(&unknown, "rss", 1).await,
+        Err(StoreError::PieceNotFound { .. })
+    ));
+
+    let key = piece(&store, "src").await;
+    let created = store.register(&key, "rss", 100).await.unwrap();
+    assert_eq!(created.state.status, STATUS_INITIALIZING);
+    assert_eq!(
+        (created.state.next_run, created.state.phase),
+        (100, Phase::Scheduled)
+    );
+
+    let disabled = store.disable(&key, 150).await.unwrap();
+    assert_eq!(
+        (disabled.state.phase, disabled.state.disabled_at),
+        (Phase::Disabled, 150)
+    );
+    assert_eq!(disabled.state.status, STATUS_DISABLED_VIA_UI);
+
+    let again = store.register(&key, "gmail", 200).await.unwrap();
+    assert_eq!(again.state.status, STATUS_REINITIALIZING);
+    assert_eq!(
+        (
+            again.state.disabled_at,
+            again.state.next_run,
+            again.created_at
+        ),
+        (0, 200, 100)
+    );
+    assert_eq!(again.integration, "gmail");
+    assert_eq!(store.get_registration(&key).await.unwrap().unwrap(), again);
+
+    assert!(store.unregister(&key).await.unwrap());
+    assert!(!store.unregister(&key).await.unwrap());
+    assert!(matches!(
+        store.enable(&key, 300).await,
+        Err(StoreError::NotRegistered { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "src").await;
+    store.register(&key, "rss", 1).await.unwrap();
+
+    let ok = store
+        .commit_run(
+            finished(&key, true, vec![set("a", "1"), set("b", "\"x\"")], None),
+            mark("after ok"),
+        )
+        .await
+        .unwrap();
+    assert!(ok.cells_applied);
+    assert_eq!(ok.registration.unwrap().state.status, "after ok");
+
+    let delete_a = CellChange {
+        key: "a".into(),
+        value: None,
+    };
+    let failed = store
+        .commit_run(
+            finished(
+                &key,
+                false,
+                vec![delete_a, set("b", "2"), set("c", "3")],
+                None,
+            ),
+            mark("after fail"),
+        )
+        .await
+        .unwrap();
+    assert!(!failed.cells_applied);
+    assert_eq!(
+        store.list_cells(SPACE).await.unwrap(),
+        vec![
+            ("a".to_owned(), "1".to_owned()),
+            ("b".to_owned(), "\"x\"".to_owned())
+        ]
+    );
+    assert_eq!(
+        store.get_cell(SPACE, "b").await.unwrap().as_deref(),
+        Some("\"x\"")
+    );
+    assert_eq!(store.get_cell(SPACE, "c").await.unwrap(), None);
+    let cells = store.cell_source(SPACE);
+    assert_eq!(cells.keys().unwrap(), vec!["a", "b"]);
+    assert_eq!(cells.get("a").unwrap().as_deref(), Some("1"));
+
+    let runs = store.recent_runs(SPACE, &key.piece_id, 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(!runs[0].outcome.ok && runs[1].outcome.ok, "newest first");
+}
+
+#[tokio::test]
+async fn run_history_keeps_the_newest_fifty() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "src").await;
+    let mut last = 0;
+    for _ in 0..(RUN_HISTORY_PER_PIECE + 7) {
+        last = store
+            .commit_run(finished(&key, true, vec![], None), mark("x"))
+            .await
+            .unwrap()
+            .run_id;
+    }
+    let runs = store.recent_runs(SPACE, &key.piece_id, 1000).await.unwrap();
+    assert_eq!(runs.len(), RUN_HISTORY_PER_PIECE);
+    assert_eq!(runs[0].id, last);
+    assert_eq!(
+        runs.last().unwrap().id,
+        last - RUN_HISTORY_PER_PIECE as i64 + 1
+    );
+}
+
+#[tokio::test]
+async fn an_unregistered_piece_is_not_resurrected_by_its_last_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "src").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    let claimed = store
+        .claim_due(5, &IntegrationFilter::all(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(store.unregister(&key).await.unwrap());
+
+    let committed = store
+        .commit_run(
+            finished(&key, true, vec![set("a", "1")], Some(claimed[0].claim)),
+            mark("x"),
+        )
+        .await
+        .unwrap();
+    assert!(committed.registration.is_none());
+    assert!(store.get_registration(&key).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .recent_runs(SPACE, &key.piece_id, 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn claims_are_exclusive_filtered_and_released_by_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let rss = piece(&store, "rss piece").await;
+    let gmail = piece(&store, "gmail piece").await;
+    store.register(&rss, "rss", 1).await.unwrap();
+    store.register(&gmail, "gmail", 1).await.unwrap();
+
+    let only_rss = IntegrationFilter::only(["rss"]);
+    assert_eq!(store.next_due(&only_rss).await.unwrap(), Some(1));
+    assert!(
+        store.claim_due(0, &only_rss, 10).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let claimed = store.claim_due(5, &only_rss, 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| &c.key).collect::<Vec<_>>(),
+        vec![&rss]
+    );
+    assert!(
+        store.claim_due(6, &only_rss, 10).await.unwrap().is_empty(),
+        "claimed once only"
+    );
+    assert_eq!(store.next_due(&only_rss).await.unwrap(), None);
+
+    // Disabling while dispatched leaves the phase to the run's commit.
+    let disabled = store.disable(&rss, 7).await.unwrap();
+    assert_eq!(disabled.state.phase, Phase::Dispatched);
+    let committed = store
+        .commit_run(
+            finished(&rss, true, vec![], Some(claimed[0].claim)),
+            mark("x"),
+        )
+        .await
+        .unwrap();
+    let after = committed.registration.unwrap().state;
+    assert_eq!((after.phase, after.claimed_at), (Phase::Disabled, None));
+
+    let filter = RegistrationFilter {
+        space: Some(SPACE.into()),
+        integrations: IntegrationFilter::only(["gmail"]),
+    };
+    let listed = store.list_registrations(&filter).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].piece_id, gmail.piece_id);
+    assert_eq!(
+        store
+            .list_registrations(&RegistrationFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_restart_releases_orphaned_claims_and_reports_overdue_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = {
+        let store = open(dir.path());
+        let key = piece(&store, "src").await;
+        store.register(&key, "rss", 1).await.unwrap();
+        assert_eq!(
+            store
+                .claim_due(5, &IntegrationFilter::all(), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        key
+        // Dropped with the claim held: as if killed mid-run.
+    };
+    let store = open(dir.path());
+    let overdue = store
+        .recover_after_restart(1_000, &IntegrationFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(overdue, vec![key.clone()]);
+    let registration = store.get_registration(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (registration.state.phase, registration.state.claimed_at),
+        (Phase::Scheduled, None)
+    );
+    store.reschedule(vec![(key.clone(), 1_500)]).await.unwrap();
+    assert_eq!(
+        store.next_due(&IntegrationFilter::all()).await.unwrap(),
+        Some(1_500)
+    );
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.pieces,
+            counts.registrations,
+            counts.enabled,
+            counts.dispatched
+        ),
+        (1, 1, 1, 0)
+    );
+}
+
+#[tokio::test]
+async fn the_schema_version_is_recorded_and_a_newer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(store);
+    let refused = SqliteStore::open(dir.path());
+    assert!(matches!(
+        refused,
+        Err(StoreError::NewerSchema { found: 99, .. })
+    ));
+}
