@@ -42,6 +42,12 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: the scheduler, the HTTP API and the embedded store.
+    ///
+    /// Every registered piece runs every --interval (60 s), one piece at a time
+    /// per space. Runs and cells are committed to SQLite under --data-dir, so a
+    /// crash loses nothing; SIGINT or SIGTERM stop it gracefully.
+    Serve(crate::serve::ServeArgs),
     /// Run one piece once, locally, and show what happened.
     ///
     /// Prints the outcome (status, duration, fuel, peak memory, fetches, logs,
@@ -134,6 +140,17 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Serve(args) => {
+            init_logging(cli.log_format, "info");
+            match runtime.block_on(crate::serve::run(&args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!("{error:#}");
+                    eprintln!("bgwasm serve: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::RunOnce(args) => {
             init_logging(cli.log_format, "warn");
             let mut stdout = std::io::stdout().lock();

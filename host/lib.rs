@@ -14,4 +14,5 @@ pub mod identity;
 pub mod run_once;
 pub mod sandbox;
 pub mod scheduler;
+pub mod serve;
 pub mod store;
