@@ -3,7 +3,9 @@
 //! SIGTERM.
 
 use crate::api::{self, ApiState};
+use crate::auth::Verifier;
 use crate::cli::LimitArgs;
+use crate::identity::operator_identity_from_env;
 use crate::sandbox::{CellSource, EngineOptions, Piece, RunReport, SandboxEngine, SandboxPool};
 use crate::scheduler::{PieceRunner, RetryPolicy, Scheduler, SchedulerConfig};
 use crate::store::{IntegrationFilter, SqliteStore, Store};
@@ -59,6 +61,24 @@ pub struct ServeArgs {
     /// Largest request body the API accepts, in bytes (413 past it).
     #[arg(long, value_name = "BYTES", default_value_t = api::DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+    /// The operator's keyfile (PEM). The operator may act on every space, and
+    /// the daemon's DID, which signed requests must name as their audience, is
+    /// the operator's.
+    #[arg(long, value_name = "FILE", env = "IDENTITY")]
+    pub identity: Option<PathBuf>,
+    /// The operator's passphrase, when there is no keyfile. The default is the
+    /// reference service's well-known "implicit trust": set one of the two.
+    #[arg(
+        long,
+        value_name = "PASSPHRASE",
+        env = "OPERATOR_PASS",
+        hide_env_values = true
+    )]
+    pub operator_pass: Option<String>,
+    /// Let unsigned `POST /api/integrations/bg` through, for reference clients
+    /// that cannot sign. Anyone who can reach the API can then register pieces.
+    #[arg(long)]
+    pub insecure_open_registration: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -100,6 +120,16 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
+    let operator =
+        operator_identity_from_env(args.identity.as_deref(), args.operator_pass.as_deref())?;
+    let daemon_did = operator.did();
+    let verifier = Verifier::new(daemon_did, daemon_did);
+    if args.insecure_open_registration {
+        tracing::warn!(
+            "--insecure-open-registration is on: anyone who can reach {} can register pieces in any space without signing",
+            args.listen
+        );
+    }
     let engine = SandboxEngine::new(EngineOptions::default()).await?;
     let pool = SandboxPool::new(engine, limits);
     let config = SchedulerConfig {
@@ -113,7 +143,11 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ..SchedulerConfig::default()
     };
     let scheduler = Scheduler::new(store.clone(), Arc::new(pool), config);
-    let app = api::router(ApiState::new(store, scheduler.clone()).with_body_limit(args.body_limit));
+    let app = api::router(
+        ApiState::new(store, scheduler.clone())
+            .with_body_limit(args.body_limit)
+            .with_auth(verifier, args.insecure_open_registration),
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
@@ -124,6 +158,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         })?;
     tracing::info!(
         listen = %args.listen,
+        did = %daemon_did,
         data_dir = %args.data_dir.display(),
         interval = %humantime::format_duration(args.interval),
         concurrency = args.concurrency.get(),

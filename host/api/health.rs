@@ -11,6 +11,7 @@ pub async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiErr
     let activity = state.scheduler().activity();
     Ok(Json(json!({
         "status": "ok",
+        "did": state.daemon_did().map(|did| did.to_string()),
         "uptimeSeconds": state.started().elapsed().as_secs(),
         "running": activity.running,
         "queued": activity.queued,

@@ -3,9 +3,10 @@
 //!
 //! Every error is JSON (`{"success": false, "error": "..."}`), including
 //! unknown routes, wrong methods and bodies past the size limit. Spaces in
-//! paths go through [`validate_space`]; authentication will be a middleware
-//! added around [`router`], with its verifier carried by [`ApiState`].
+//! paths go through [`validate_space`]; signed requests are checked by the
+//! middleware in `auth.rs`, with the verifier carried by [`ApiState`].
 
+mod auth;
 mod cells;
 mod error;
 mod extract;
@@ -15,6 +16,8 @@ mod registrations;
 mod space;
 mod state;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +29,7 @@ pub use state::{ApiState, DEFAULT_BODY_LIMIT};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
+use axum::middleware;
 use axum::routing::{get, post};
 
 /// The API's routes, ready to serve.
@@ -53,6 +57,10 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_signature,
+        ))
         .with_state(state)
 }
 

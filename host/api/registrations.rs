@@ -174,7 +174,7 @@ pub async fn list(
 mod tests {
     use super::*;
 
-    const SPACE: &str = "did:key:z6MkSpace";
+    const SPACE: &str = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
 
     fn error_of(body: &str) -> String {
         parse_register_request(body.as_bytes()).unwrap_err().message

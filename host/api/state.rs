@@ -2,6 +2,9 @@
 //! methods, so later additions (the request verifier of the auth module) do
 //! not change how the daemon builds it.
 
+use super::auth::ApiAuth;
+use crate::auth::Verifier;
+use crate::identity::Did;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 use std::sync::Arc;
@@ -16,6 +19,7 @@ pub struct ApiState {
     scheduler: Scheduler,
     body_limit: usize,
     started: Instant,
+    auth: Option<Arc<ApiAuth>>,
 }
 
 impl ApiState {
@@ -25,7 +29,29 @@ impl ApiState {
             scheduler,
             body_limit: DEFAULT_BODY_LIMIT,
             started: Instant::now(),
+            auth: None,
         }
+    }
+
+    /// Requires signed requests, checked by `verifier`. `open_registration`
+    /// lets unsigned `POST /api/integrations/bg` through, for reference
+    /// clients. Without this, the API checks nothing (unit tests only: the
+    /// daemon always sets it).
+    pub fn with_auth(mut self, verifier: Verifier, open_registration: bool) -> Self {
+        self.auth = Some(Arc::new(ApiAuth {
+            verifier,
+            open_registration,
+        }));
+        self
+    }
+
+    pub fn auth(&self) -> Option<&ApiAuth> {
+        self.auth.as_deref()
+    }
+
+    /// The daemon's DID: the audience its signed requests must name.
+    pub fn daemon_did(&self) -> Option<&Did> {
+        self.auth.as_ref().map(|auth| auth.verifier.audience())
     }
 
     /// Bodies past this many bytes get 413.
