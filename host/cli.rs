@@ -2,6 +2,7 @@
 //! lives in its own module; this one parses, sets up logging and the async
 //! runtime, and maps results to exit codes.
 
+use crate::client::{ClientError, PieceAction};
 use crate::run_once::{self, RunOnceArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
@@ -30,8 +31,22 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    #[command(flatten)]
+    pub client: crate::client::ClientArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A piece of a space, for the commands that act on one.
+#[derive(Debug, Clone, Args)]
+pub struct PieceTarget {
+    /// The space: a name (derived as the reference does) or a did:key.
+    pub space: String,
+    pub piece_id: String,
+    /// Print the daemon's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,6 +69,36 @@ pub enum Command {
     /// cells written) and exits 0 if the handler succeeded, 1 if it failed and
     /// 2 on bad input.
     RunOnce(RunOnceArgs),
+    /// Manage pieces on a running daemon (API_URL).
+    #[command(subcommand)]
+    Piece(crate::client::PieceCommand),
+    /// Register a piece of a space for background runs (idempotent; registering
+    /// a disabled piece again re-enables it).
+    Register {
+        /// The space: a name or a did:key.
+        space: String,
+        piece_id: String,
+        /// The integration label (gmail, rss, ...).
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        integration: String,
+    },
+    /// Show every registration (operator) or one space's, as a table.
+    Status {
+        /// Only this space (a name or a did:key); signs with its key.
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
+        /// Print the registrations as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a registered piece again, forgiving its failures.
+    Enable(PieceTarget),
+    /// Stop a piece's background runs (`Disabled via UI`) without removing it.
+    Disable(PieceTarget),
+    /// Remove a piece's registration; a run in flight finishes.
+    Unregister(PieceTarget),
+    /// Run a registered piece now, on the daemon, and show the outcome.
+    Run(PieceTarget),
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
     Id(crate::cli_id::IdArgs),
@@ -163,6 +208,53 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Piece(command) => client_command(&runtime, cli.log_format, async |out| {
+            crate::client::piece(&cli.client, &command, out)
+                .await
+                .map(|()| true)
+        }),
+        Command::Register {
+            space,
+            piece_id,
+            integration,
+        } => client_command(&runtime, cli.log_format, async |out| {
+            crate::client::register(&cli.client, &space, &piece_id, &integration, out)
+                .await
+                .map(|()| true)
+        }),
+        Command::Status { space, json } => client_command(&runtime, cli.log_format, async |out| {
+            crate::client::status(&cli.client, space.as_deref(), json, out)
+                .await
+                .map(|()| true)
+        }),
+        Command::Enable(target) => act(
+            &runtime,
+            &cli.client,
+            cli.log_format,
+            PieceAction::Enable,
+            &target,
+        ),
+        Command::Disable(target) => act(
+            &runtime,
+            &cli.client,
+            cli.log_format,
+            PieceAction::Disable,
+            &target,
+        ),
+        Command::Unregister(target) => act(
+            &runtime,
+            &cli.client,
+            cli.log_format,
+            PieceAction::Unregister,
+            &target,
+        ),
+        Command::Run(target) => act(
+            &runtime,
+            &cli.client,
+            cli.log_format,
+            PieceAction::Run,
+            &target,
+        ),
         Command::Id(args) => match crate::cli_id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -170,5 +262,47 @@ pub fn main() -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+    }
+}
+
+fn act(
+    runtime: &tokio::runtime::Runtime,
+    client: &crate::client::ClientArgs,
+    log_format: LogFormat,
+    action: PieceAction,
+    target: &PieceTarget,
+) -> ExitCode {
+    client_command(runtime, log_format, async |out| {
+        crate::client::act(
+            client,
+            action,
+            &target.space,
+            &target.piece_id,
+            target.json,
+            out,
+        )
+        .await
+    })
+}
+
+/// Runs a client command: exit 0 when it succeeded, 1 when the daemon refused
+/// or the run failed, 2 on bad usage.
+fn client_command(
+    runtime: &tokio::runtime::Runtime,
+    log_format: LogFormat,
+    command: impl AsyncFnOnce(&mut dyn std::io::Write) -> Result<bool, ClientError>,
+) -> ExitCode {
+    init_logging(log_format, "warn");
+    let mut stdout = std::io::stdout().lock();
+    match runtime.block_on(command(&mut stdout)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_RUN_FAILED),
+        Err(error) => {
+            eprintln!("bgwasm: {error}");
+            ExitCode::from(match error {
+                ClientError::Usage(_) | ClientError::ReadFile { .. } => EXIT_USAGE,
+                _ => EXIT_RUN_FAILED,
+            })
+        }
     }
 }
