@@ -15,13 +15,20 @@ const TRIVIAL: &str = "export function bgUpdater() { return 1; }";
 const LIVE_INSTANCES: usize = 200;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(bench());
 }
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -40,7 +47,9 @@ fn report(name: &str, samples: &mut [Duration]) {
 }
 
 async fn bench() {
-    let engine = SandboxEngine::new(EngineOptions::default()).await.expect("engine");
+    let engine = SandboxEngine::new(EngineOptions::default())
+        .await
+        .expect("engine");
     let piece = Piece::new("trivial", TRIVIAL);
     let event = serde_json::json!({});
     let cells: Arc<MemoryCells> = Arc::new(MemoryCells::default());

@@ -159,6 +159,26 @@ impl LimitArgs {
     }
 }
 
+/// Where pieces' fetches may go, as flags. By default: the public internet
+/// only.
+#[derive(Debug, Clone, Args)]
+pub struct EgressArgs {
+    /// Let fetches reach hosts matching PATTERN whatever they resolve to
+    /// (repeatable): api.example.com, *.example.com, or an IP address.
+    #[arg(long = "allow-host", value_name = "PATTERN")]
+    pub allow_hosts: Vec<crate::sandbox::HostPattern>,
+    /// Let fetches reach loopback, private, link-local and CGNAT addresses
+    /// (never cloud metadata addresses or the daemon's own API).
+    #[arg(long)]
+    pub allow_private_network: bool,
+}
+
+impl EgressArgs {
+    pub fn policy(&self) -> crate::sandbox::EgressPolicy {
+        crate::sandbox::EgressPolicy::new(self.allow_private_network, self.allow_hosts.clone())
+    }
+}
+
 /// Sets up logging on stderr.
 pub fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

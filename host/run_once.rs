@@ -1,6 +1,6 @@
 //! `bgwasm run-once`: run one piece once, locally, and show what happened.
 
-use crate::cli::{EXIT_RUN_FAILED, EXIT_USAGE, LimitArgs};
+use crate::cli::{EXIT_RUN_FAILED, EXIT_USAGE, EgressArgs, LimitArgs};
 use crate::sandbox::{
     EngineOptions, MemoryCells, Piece, RunOutcome, SandboxEngine, SandboxError, SpaceSandbox,
 };
@@ -35,6 +35,8 @@ pub struct RunOnceArgs {
     pub json: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub egress: EgressArgs,
 }
 
 /// Why run-once could not run the piece at all. A failing piece is not this.
@@ -98,7 +100,11 @@ pub async fn run(args: &RunOnceArgs, out: &mut dyn Write) -> Result<bool, RunOnc
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "piece".into());
 
-    let engine = SandboxEngine::new(EngineOptions::default()).await?;
+    let engine = SandboxEngine::new(EngineOptions {
+        egress: args.egress.policy(),
+        ..EngineOptions::default()
+    })
+    .await?;
     let mut sandbox = SpaceSandbox::new(engine, args.space.clone(), limits);
     let report = sandbox
         .run(&Piece::new(piece_id.clone(), source), &event, cells.clone())

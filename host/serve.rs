@@ -4,7 +4,7 @@
 
 use crate::api::{self, ApiState};
 use crate::auth::Verifier;
-use crate::cli::LimitArgs;
+use crate::cli::{EgressArgs, LimitArgs};
 use crate::identity::operator_identity_from_env;
 use crate::sandbox::{CellSource, EngineOptions, Piece, RunReport, SandboxEngine, SandboxPool};
 use crate::scheduler::{PieceRunner, RetryPolicy, Scheduler, SchedulerConfig};
@@ -81,6 +81,8 @@ pub struct ServeArgs {
     pub insecure_open_registration: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub egress: EgressArgs,
 }
 
 /// A duration as `60`, `1.5` (seconds) or with a unit: `200ms`, `60s`, `5m`.
@@ -130,7 +132,14 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
-    let engine = SandboxEngine::new(EngineOptions::default()).await?;
+    let mut egress = args.egress.policy();
+    // Pieces must not reach the daemon's own API, whatever else is open.
+    egress.deny_daemon_address(args.listen);
+    let engine = SandboxEngine::new(EngineOptions {
+        egress,
+        ..EngineOptions::default()
+    })
+    .await?;
     let pool = SandboxPool::new(engine, limits);
     let config = SchedulerConfig {
         policy: RetryPolicy {

@@ -21,18 +21,40 @@ fn fixture_arg(name: &str) -> String {
 
 fn stdout_json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout))
+        panic!(
+            "stdout is not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
     })
 }
 
 #[test]
 fn json_outcome_of_a_successful_run_exits_zero() {
-    let output = bgwasm(&["run-once", &fixture_arg("sync_counter.js"), "--json", "--event", r#"{"x":1}"#, "--space", "mine"]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = bgwasm(&[
+        "run-once",
+        &fixture_arg("sync_counter.js"),
+        "--json",
+        "--event",
+        r#"{"x":1}"#,
+        "--space",
+        "mine",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let outcome = stdout_json(&output);
     assert_eq!(outcome["ok"], json!(true));
-    assert_eq!(outcome["value"], json!({"count": 1, "piece": "sync_counter", "event": {"x": 1}}));
-    assert_eq!(outcome["logs"], json!([{"level": "info", "message": "run 1 in mine"}]));
+    assert_eq!(
+        outcome["value"],
+        json!({"count": 1, "piece": "sync_counter", "event": {"x": 1}})
+    );
+    assert_eq!(
+        outcome["logs"],
+        json!([{"level": "info", "message": "run 1 in mine"}])
+    );
     assert_eq!(outcome["cell_writes"], json!(["count"]));
     for field in ["duration_ms", "fuel_used", "memory_peak_bytes"] {
         assert!(outcome[field].is_u64(), "{field} missing: {outcome}");
@@ -44,16 +66,28 @@ fn a_failing_piece_exits_one_with_a_readable_summary() {
     let output = bgwasm(&["run-once", &fixture_arg("throws.js")]);
     assert_eq!(output.status.code(), Some(1));
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.starts_with("FAILED (js_error): piece \"throws\""), "{text}");
+    assert!(
+        text.starts_with("FAILED (js_error): piece \"throws\""),
+        "{text}"
+    );
     assert!(text.contains("boom from a sync handler"), "{text}");
     assert!(text.contains("fuel:"), "{text}");
 }
 
 #[test]
 fn fuel_flag_stops_an_endless_loop() {
-    let output = bgwasm(&["run-once", &fixture_arg("infinite_loop.js"), "--fuel", "50000000", "--json"]);
+    let output = bgwasm(&[
+        "run-once",
+        &fixture_arg("infinite_loop.js"),
+        "--fuel",
+        "50000000",
+        "--json",
+    ]);
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(stdout_json(&output)["error"]["kind"], json!("fuel_exhausted"));
+    assert_eq!(
+        stdout_json(&output)["error"]["kind"],
+        json!("fuel_exhausted")
+    );
 }
 
 #[test]
@@ -64,11 +98,21 @@ fn bad_input_exits_two_with_a_one_line_error_naming_it() {
     assert!(stderr.contains("/nonexistent/piece.js"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 
-    let bad_event = bgwasm(&["run-once", &fixture_arg("sync_counter.js"), "--event", "{not json"]);
+    let bad_event = bgwasm(&[
+        "run-once",
+        &fixture_arg("sync_counter.js"),
+        "--event",
+        "{not json",
+    ]);
     assert_eq!(bad_event.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_event.stderr).contains("--event"));
 
-    let bad_flag = bgwasm(&["run-once", &fixture_arg("sync_counter.js"), "--memory-mib", "0"]);
+    let bad_flag = bgwasm(&[
+        "run-once",
+        &fixture_arg("sync_counter.js"),
+        "--memory-mib",
+        "0",
+    ]);
     assert_eq!(bad_flag.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_flag.stderr).contains("--memory-mib"));
 
@@ -83,20 +127,44 @@ fn cells_are_seeded_from_a_file_and_written_back_only_after_success() {
     std::fs::write(&cells, r#"{"count": 41, "other": {"kept": true}}"#).unwrap();
     let cells_arg = cells.to_string_lossy().into_owned();
 
-    let output = bgwasm(&["run-once", &fixture_arg("sync_counter.js"), "--cells", &cells_arg, "--write-cells", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = bgwasm(&[
+        "run-once",
+        &fixture_arg("sync_counter.js"),
+        "--cells",
+        &cells_arg,
+        "--write-cells",
+        "--json",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(stdout_json(&output)["value"]["count"], json!(42));
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&cells).unwrap()).unwrap();
     assert_eq!(written, json!({"count": 42, "other": {"kept": true}}));
 
     // A failed run writes nothing back, though it called cells.set.
-    let failed = bgwasm(&["run-once", &fixture_arg("throws.js"), "--cells", &cells_arg, "--write-cells"]);
+    let failed = bgwasm(&[
+        "run-once",
+        &fixture_arg("throws.js"),
+        "--cells",
+        &cells_arg,
+        "--write-cells",
+    ]);
     assert_eq!(failed.status.code(), Some(1));
     let after: Value = serde_json::from_str(&std::fs::read_to_string(&cells).unwrap()).unwrap();
     assert_eq!(after, written);
 
     // Without --write-cells the file is only read.
-    let read_only = bgwasm(&["run-once", &fixture_arg("sync_counter.js"), "--cells", &cells_arg, "--json"]);
+    let read_only = bgwasm(&[
+        "run-once",
+        &fixture_arg("sync_counter.js"),
+        "--cells",
+        &cells_arg,
+        "--json",
+    ]);
     assert_eq!(stdout_json(&read_only)["value"]["count"], json!(43));
     let unchanged: Value = serde_json::from_str(&std::fs::read_to_string(&cells).unwrap()).unwrap();
     assert_eq!(unchanged, written);
@@ -107,7 +175,12 @@ fn a_cells_file_that_is_not_an_object_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let cells = dir.path().join("cells.json");
     std::fs::write(&cells, "[1, 2]").unwrap();
-    let output = bgwasm(&["run-once", &fixture_arg("sync_counter.js"), "--cells", &cells.to_string_lossy()]);
+    let output = bgwasm(&[
+        "run-once",
+        &fixture_arg("sync_counter.js"),
+        "--cells",
+        &cells.to_string_lossy(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a JSON object"));
 }

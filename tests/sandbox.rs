@@ -4,8 +4,8 @@
 mod common;
 
 use bgwasm::sandbox::{
-    EngineOptions, ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport, SandboxEngine,
-    SpaceSandbox,
+    EgressPolicy, EngineOptions, ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport,
+    SandboxEngine, SpaceSandbox,
 };
 use common::{TestServer, fixture};
 use serde_json::json;
@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 async fn engine() -> Arc<SandboxEngine> {
     SandboxEngine::new(EngineOptions {
         cache_dir: Some(common::cache_dir()),
+        // The tests' servers listen on 127.0.0.1.
+        egress: EgressPolicy::new(true, vec![]),
     })
     .await
     .expect("the sandbox engine starts")

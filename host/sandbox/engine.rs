@@ -4,6 +4,7 @@
 use super::SandboxError;
 use super::bindings::SandboxPre;
 use super::cache;
+use super::egress::{EgressPolicy, PolicyResolver};
 use super::state::StoreState;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct EngineOptions {
     /// Where the compiled guest is cached. `None`: `$BGWASM_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/bgwasm`, else `~/.cache/bgwasm`.
     pub cache_dir: Option<PathBuf>,
+    /// Where fetches may go. The default denies every internal address.
+    pub egress: EgressPolicy,
 }
 
 /// The engine shared by all sandboxes of a process.
@@ -26,6 +29,7 @@ pub struct SandboxEngine {
     engine: wasmtime::Engine,
     pre: SandboxPre<StoreState>,
     http: reqwest::Client,
+    egress: Arc<EgressPolicy>,
 }
 
 impl SandboxEngine {
@@ -47,12 +51,23 @@ impl SandboxEngine {
             .and_then(SandboxPre::new)
             .map_err(|e| SandboxError::Setup(e.into()))?;
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let egress = Arc::new(options.egress);
         let http = reqwest::Client::builder()
             .user_agent(concat!("bgwasm/", env!("CARGO_PKG_VERSION")))
             .no_proxy()
+            // Redirects are followed by the fetcher, which checks every hop.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(PolicyResolver {
+                policy: egress.clone(),
+            }))
             .build()
             .map_err(|e| SandboxError::Setup(e.into()))?;
-        Ok(Arc::new(Self { engine, pre, http }))
+        Ok(Arc::new(Self {
+            engine,
+            pre,
+            http,
+            egress,
+        }))
     }
 
     pub(crate) fn engine(&self) -> &wasmtime::Engine {
@@ -65,6 +80,10 @@ impl SandboxEngine {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    pub(crate) fn egress(&self) -> &Arc<EgressPolicy> {
+        &self.egress
     }
 }
 

@@ -1,41 +1,109 @@
-//! Carries out a piece's fetches for its sandbox, under the run's limits.
+//! Carries out a piece's fetches for its sandbox, under the run's limits and
+//! the egress policy. Redirects are followed here, by hand, so the policy
+//! checks every hop.
 
 use super::bindings::bgwasm::sandbox::http;
+use super::egress::{EgressDenied, EgressPolicy};
 use super::limits::Limits;
+use std::sync::Arc;
 
 /// A finished fetch: the response, or why there is none, in words for the
 /// piece's author.
 pub type FetchOutcome = Result<http::Response, String>;
 
+/// Redirects one fetch may follow.
+const MAX_REDIRECTS: usize = 10;
+
 /// Performs fetches with the shared HTTP client and one sandbox's limits.
 pub struct Fetcher {
     client: reqwest::Client,
+    policy: Arc<EgressPolicy>,
     max_response_bytes: usize,
     timeout: std::time::Duration,
 }
 
 impl Fetcher {
-    pub fn new(client: reqwest::Client, limits: &Limits) -> Self {
+    pub fn new(client: reqwest::Client, policy: Arc<EgressPolicy>, limits: &Limits) -> Self {
         Self {
             client,
+            policy,
             max_response_bytes: limits.max_response_bytes,
             timeout: limits.fetch_timeout,
         }
     }
 
     pub async fn fetch(&self, request: http::Request) -> FetchOutcome {
-        let url = reqwest::Url::parse(&request.url)
+        match tokio::time::timeout(self.timeout, self.follow(request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "no complete response within {} (--fetch-timeout)",
+                humantime::format_duration(self.timeout)
+            )),
+        }
+    }
+
+    async fn follow(&self, request: http::Request) -> FetchOutcome {
+        let mut url = reqwest::Url::parse(&request.url)
             .map_err(|e| format!("invalid URL {:?}: {e}", request.url))?;
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        let mut method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("invalid method {:?}", request.method))?;
-        let mut builder = self.client.request(method, url).timeout(self.timeout);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
+        let mut headers = request.headers;
+        let mut body = request.body;
+        for hop in 0..=MAX_REDIRECTS {
+            self.policy
+                .check_url(&url)
+                .map_err(|denied| denied.to_string())?;
+            let mut builder = self.client.request(method.clone(), url.clone());
+            for (name, value) in &headers {
+                builder = builder.header(name, value);
+            }
+            if let Some(body) = &body {
+                builder = builder.body(body.clone());
+            }
+            let response = builder.send().await.map_err(|e| describe(&e))?;
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok());
+            if status.is_redirection()
+                && let Some(location) = location
+            {
+                if hop == MAX_REDIRECTS {
+                    return Err(format!(
+                        "more than {MAX_REDIRECTS} redirects, the last to {location}"
+                    ));
+                }
+                let next = url
+                    .join(location)
+                    .map_err(|e| format!("a redirect to an invalid URL {location:?}: {e}"))?;
+                // As browsers do: 303, and 301/302 after a POST, become a GET.
+                if status == reqwest::StatusCode::SEE_OTHER
+                    || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST)
+                {
+                    method = reqwest::Method::GET;
+                    body = None;
+                    headers.retain(|(name, _)| {
+                        !name.eq_ignore_ascii_case("content-type")
+                            && !name.eq_ignore_ascii_case("content-length")
+                    });
+                }
+                // Credentials are for the origin they were meant for.
+                if next.origin() != url.origin() {
+                    headers.retain(|(name, _)| {
+                        !name.eq_ignore_ascii_case("authorization")
+                            && !name.eq_ignore_ascii_case("cookie")
+                    });
+                }
+                url = next;
+                continue;
+            }
+            return self.read(url, response).await;
         }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let mut response = builder.send().await.map_err(|e| describe(&e))?;
+        unreachable!("the loop returns by its last hop")
+    }
+
+    async fn read(&self, url: reqwest::Url, mut response: reqwest::Response) -> FetchOutcome {
         let status = response.status();
         let headers = response
             .headers()
@@ -47,7 +115,6 @@ impl Fetcher {
                 )
             })
             .collect();
-        let final_url = response.url().to_string();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
             if body.len() + chunk.len() > self.max_response_bytes {
@@ -61,24 +128,30 @@ impl Fetcher {
         Ok(http::Response {
             status: status.as_u16(),
             status_text: status.canonical_reason().unwrap_or("").to_owned(),
-            url: final_url,
+            url: url.to_string(),
             headers,
             body,
         })
     }
 }
 
+/// A client error in words: the egress policy's own message when it refused
+/// the connection, else the innermost cause.
 fn describe(error: &reqwest::Error) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut innermost = error.to_string();
+    while let Some(current) = cause {
+        if let Some(denied) = current.downcast_ref::<EgressDenied>() {
+            return denied.to_string();
+        }
+        innermost = current.to_string();
+        cause = current.source();
+    }
     if error.is_timeout() {
         "the request timed out".to_owned()
     } else if error.is_connect() {
-        format!(
-            "cannot connect: {}",
-            std::error::Error::source(error)
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| error.to_string())
-        )
+        format!("cannot connect: {innermost}")
     } else {
-        error.to_string()
+        innermost
     }
 }

@@ -9,6 +9,7 @@
 mod bindings;
 mod cache;
 mod cells;
+mod egress;
 mod engine;
 mod fetcher;
 mod limits;
@@ -18,6 +19,7 @@ mod space;
 mod state;
 
 pub use cells::{CellChange, CellSource, MemoryCells};
+pub use egress::{DenyRule, EgressDenied, EgressPolicy, HostPattern};
 pub use engine::{EngineOptions, SandboxEngine};
 pub use limits::Limits;
 pub use outcome::{ErrorKind, FetchRecord, LogLevel, LogLine, RunError, RunOutcome};

@@ -217,7 +217,11 @@ impl SpaceSandbox {
 
 impl LiveInstance {
     async fn new(engine: &SandboxEngine, limits: &Limits) -> anyhow::Result<Self> {
-        let fetcher = Arc::new(Fetcher::new(engine.http().clone(), limits));
+        let fetcher = Arc::new(Fetcher::new(
+            engine.http().clone(),
+            engine.egress().clone(),
+            limits,
+        ));
         let mut store = Store::new(engine.engine(), StoreState::new(fetcher, limits));
         store.limiter(|state| &mut state.memory);
         store.set_fuel(limits.fuel)?;

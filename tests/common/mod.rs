@@ -30,6 +30,7 @@ pub fn fixture(name: &str) -> String {
 /// - `/delay/MS`: answers `delayed MS` after MS milliseconds;
 /// - `/echo`: answers the request body, with the `x-piece` header as `x-echo`;
 /// - `/redirect?to=URL`: a 302 to URL;
+/// - `/loop`: a 302 to itself;
 /// - anything else: 404.
 ///
 /// It stops when dropped.
@@ -146,6 +147,13 @@ async fn serve(mut stream: TcpStream) {
             "text/plain",
             format!("x-echo: {piece_header}\r\n"),
             body,
+        )
+    } else if path == "/loop" {
+        (
+            "302 Found",
+            "text/plain",
+            "location: /loop\r\n".to_owned(),
+            Vec::new(),
         )
     } else if let Some(to) = path.strip_prefix("/redirect?to=") {
         (
