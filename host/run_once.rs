@@ -1,9 +1,13 @@
 //! `bgwasm run-once`: run one piece once, locally, and show what happened.
 
 use crate::cli::{EXIT_RUN_FAILED, EXIT_USAGE, EgressArgs, LimitArgs};
+use crate::identity::{DEFAULT_SPACE_ROOT_PASSPHRASE, SpaceRef};
 use crate::sandbox::{
-    EngineOptions, MemoryCells, Piece, RunOutcome, SandboxEngine, SandboxError, SpaceSandbox,
+    EngineOptions, Limits, MemoryCells, Piece, RunOutcome, SandboxEngine, SandboxError,
+    SpaceSandbox,
 };
+use crate::scheduler::{Clock, RetryPolicy, after_run};
+use crate::store::{FinishedRun, PieceId, RegistrationKey, RunTrigger, SqliteStore, Store};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,14 +17,26 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:\n  bgwasm run-once counter.js\n  \
     bgwasm run-once inbox.js --event '{\"full\":true}' --cells cells.json --write-cells\n  \
-    bgwasm run-once loop.js --fuel 1000000 --json")]
+    bgwasm run-once loop.js --fuel 1000000 --json\n  \
+    bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice   a stored piece, its stored cells\n  \
+    bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice --commit")]
 pub struct RunOnceArgs {
-    /// The piece: a .js file that exports `bgUpdater(event, ctx)`.
+    /// The piece: a .js file that exports `bgUpdater(event, ctx)`; with
+    /// --data-dir, the id of a piece stored there.
     #[arg(value_name = "PIECE")]
-    pub piece: PathBuf,
-    /// The space the piece runs in (its name appears as `ctx.space`).
+    pub piece: String,
+    /// The space the piece runs in (`ctx.space`). With --data-dir, a space
+    /// name (derived as the reference does) or a did:key.
     #[arg(long, value_name = "NAME", default_value = "run-once")]
     pub space: String,
+    /// Run a piece stored in this daemon data directory, against the space's
+    /// stored cells. Nothing is written unless --commit.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cells", "write_cells"])]
+    pub data_dir: Option<PathBuf>,
+    /// With --data-dir: commit the run as a manual run: its history, the
+    /// registration's status and, if it succeeded, its cell writes.
+    #[arg(long, requires = "data_dir")]
+    pub commit: bool,
     /// The event passed to the handler, as JSON.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub event: String,
@@ -69,6 +85,8 @@ pub enum RunOnceError {
     },
     #[error("{0}")]
     Limits(String),
+    #[error("{0}")]
+    Stored(String),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error("cannot write the outcome: {0}")]
@@ -87,43 +105,144 @@ impl RunOnceError {
 /// Runs the piece and prints the outcome. `Ok(true)` when the handler succeeded.
 pub async fn run(args: &RunOnceArgs, out: &mut dyn Write) -> Result<bool, RunOnceError> {
     let limits = args.limits.limits().map_err(RunOnceError::Limits)?;
-    let source = read_piece(&args.piece)?;
     let event: serde_json::Value =
         serde_json::from_str(&args.event).map_err(RunOnceError::Event)?;
-    let cells = Arc::new(MemoryCells::new(match &args.cells {
-        Some(path) => read_cells(path)?,
-        None => BTreeMap::new(),
-    }));
-    let piece_id = args
-        .piece
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "piece".into());
-
     let engine = SandboxEngine::new(EngineOptions {
         egress: args.egress.policy(),
         ..EngineOptions::default()
     })
     .await?;
+    match &args.data_dir {
+        Some(data_dir) => run_stored(args, data_dir, engine, limits, &event, out).await,
+        None => run_file(args, engine, limits, &event, out).await,
+    }
+}
+
+async fn run_file(
+    args: &RunOnceArgs,
+    engine: Arc<SandboxEngine>,
+    limits: Limits,
+    event: &serde_json::Value,
+    out: &mut dyn Write,
+) -> Result<bool, RunOnceError> {
+    let path = Path::new(&args.piece);
+    let source = read_piece(path)?;
+    let cells = Arc::new(MemoryCells::new(match &args.cells {
+        Some(path) => read_cells(path)?,
+        None => BTreeMap::new(),
+    }));
+    let piece_id = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "piece".into());
     let mut sandbox = SpaceSandbox::new(engine, args.space.clone(), limits);
     let report = sandbox
-        .run(&Piece::new(piece_id.clone(), source), &event, cells.clone())
+        .run(&Piece::new(piece_id.clone(), source), event, cells.clone())
         .await;
-
     if report.outcome.ok && args.write_cells {
         cells.apply(&report.cell_changes);
         if let Some(path) = &args.cells {
             write_cells(path, &cells.snapshot())?;
         }
     }
-    if args.json {
-        serde_json::to_writer(&mut *out, &report.outcome)
-            .map_err(|e| RunOnceError::Output(e.into()))?;
-        writeln!(out).map_err(RunOnceError::Output)?;
-    } else {
-        write_summary(out, &piece_id, &report.outcome).map_err(RunOnceError::Output)?;
+    print_outcome(args, out, &piece_id, &report.outcome)?;
+    Ok(report.outcome.ok)
+}
+
+/// Runs a piece stored in a daemon's data directory against its stored cells.
+async fn run_stored(
+    args: &RunOnceArgs,
+    data_dir: &Path,
+    engine: Arc<SandboxEngine>,
+    limits: Limits,
+    event: &serde_json::Value,
+    out: &mut dyn Write,
+) -> Result<bool, RunOnceError> {
+    let space = SpaceRef::parse(&args.space, DEFAULT_SPACE_ROOT_PASSPHRASE)
+        .map_err(|e| RunOnceError::Stored(format!("--space: {e}")))?
+        .did()
+        .to_string();
+    let piece_id =
+        PieceId::parse(&args.piece).map_err(|e| RunOnceError::Stored(format!("PIECE: {e}")))?;
+    let dir = data_dir.to_owned();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+        .await
+        .map_err(|e| RunOnceError::Stored(e.to_string()))?
+        .map_err(|e| {
+            RunOnceError::Stored(format!(
+                "cannot open the store in {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+    let stored = store
+        .get_piece(&space, &piece_id)
+        .await
+        .map_err(|e| RunOnceError::Stored(e.to_string()))?
+        .ok_or_else(|| {
+            RunOnceError::Stored(format!(
+                "no piece {piece_id} in space {space} in {}; list them with `bgwasm status --space {}`",
+                data_dir.display(),
+                args.space
+            ))
+        })?;
+    let mut sandbox = SpaceSandbox::new(engine, space.clone(), limits);
+    let started_at = Clock::system().now();
+    let report = sandbox
+        .run(
+            &Piece::new(piece_id.to_string(), stored.source),
+            event,
+            store.cell_source(&space),
+        )
+        .await;
+    print_outcome(args, out, piece_id.as_ref(), &report.outcome)?;
+    if args.commit {
+        let finished_at = Clock::system().now();
+        let outcome = report.outcome.clone();
+        let policy = RetryPolicy::default();
+        let committed = store
+            .commit_run(
+                FinishedRun {
+                    key: RegistrationKey::new(space, piece_id),
+                    trigger: RunTrigger::Manual,
+                    claim: None,
+                    started_at,
+                    finished_at,
+                    outcome: report.outcome.clone(),
+                    cell_changes: report.cell_changes,
+                },
+                Box::new(move |state| after_run(state, &outcome, finished_at, &policy)),
+            )
+            .await
+            .map_err(|e| RunOnceError::Stored(format!("cannot commit the run: {e}")))?;
+        if !args.json {
+            writeln!(
+                out,
+                "committed: run {}{}",
+                committed.run_id,
+                if committed.cells_applied {
+                    ", cells written"
+                } else {
+                    ", cells unchanged"
+                }
+            )
+            .map_err(RunOnceError::Output)?;
+        }
     }
     Ok(report.outcome.ok)
+}
+
+fn print_outcome(
+    args: &RunOnceArgs,
+    out: &mut dyn Write,
+    piece_id: &str,
+    outcome: &RunOutcome,
+) -> Result<(), RunOnceError> {
+    if args.json {
+        serde_json::to_writer(&mut *out, outcome).map_err(|e| RunOnceError::Output(e.into()))?;
+        writeln!(out).map_err(RunOnceError::Output)
+    } else {
+        write_summary(out, piece_id, outcome).map_err(RunOnceError::Output)
+    }
 }
 
 fn read_piece(path: &Path) -> Result<String, RunOnceError> {

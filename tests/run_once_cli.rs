@@ -184,3 +184,89 @@ fn a_cells_file_that_is_not_an_object_is_bad_input() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a JSON object"));
 }
+
+#[test]
+fn a_stored_piece_runs_against_stored_cells_and_commits_only_when_asked() {
+    use bgwasm::store::{SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let space = bgwasm::identity::space_did_for_name("alice", "common user").to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let piece_id = runtime.block_on(async {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let source = std::fs::read_to_string(fixture_path("sync_counter.js")).unwrap();
+        let added = store
+            .add_piece(&space, None, source.into(), 0)
+            .await
+            .unwrap();
+        added.info.id.to_string()
+    });
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let count_in_store = || {
+        runtime.block_on(async {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store.get_cell(&space, "count").await.unwrap()
+        })
+    };
+
+    let dry = bgwasm(&[
+        "run-once",
+        &piece_id,
+        "--data-dir",
+        &data_dir,
+        "--space",
+        "alice",
+        "--json",
+    ]);
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(stdout_json(&dry)["value"]["count"], json!(1));
+    assert_eq!(
+        count_in_store(),
+        None,
+        "without --commit nothing is written"
+    );
+
+    let committed = bgwasm(&[
+        "run-once",
+        &piece_id,
+        "--data-dir",
+        &data_dir,
+        "--space",
+        &space,
+        "--commit",
+    ]);
+    assert_eq!(
+        committed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&committed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&committed.stdout).contains("committed: run"));
+    assert_eq!(count_in_store().as_deref(), Some("1"));
+
+    let again = bgwasm(&[
+        "run-once",
+        &piece_id,
+        "--data-dir",
+        &data_dir,
+        "--space",
+        "alice",
+        "--json",
+    ]);
+    assert_eq!(stdout_json(&again)["value"]["count"], json!(2));
+
+    let unknown = bgwasm(&[
+        "run-once",
+        "nope",
+        "--data-dir",
+        &data_dir,
+        "--space",
+        "alice",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no piece nope"));
+}
