@@ -25,6 +25,9 @@ pub struct ApiAuth {
 enum Scope {
     Space(Did),
     Everything,
+    /// A registration whose body names no readable space: it cannot change
+    /// anything, and the handler answers 400 saying why, to any signer.
+    Unreadable,
 }
 
 const REGISTRATIONS: &str = "/api/integrations/bg";
@@ -73,18 +76,24 @@ pub async fn require_signature(
             .unwrap_or("/");
         let space = match &scope {
             Scope::Space(did) => Some(did),
-            Scope::Everything => None,
+            Scope::Everything | Scope::Unreadable => None,
         };
-        if let Err(error) = auth.verifier.verify(
+        let verified = auth.verifier.verify(
             header,
             parts.method.as_str(),
             path_and_query,
             &bytes,
             space,
             now_unix(),
-        ) {
-            tracing::info!(method = %parts.method, path = %parts.uri.path(), problem = error.code(), "refused a request");
-            return refusal(&error);
+        );
+        match verified {
+            Ok(_) => {}
+            // Genuinely signed, just not by the operator: the body is at fault.
+            Err(AuthError::OperatorOnly { .. }) if matches!(scope, Scope::Unreadable) => {}
+            Err(error) => {
+                tracing::info!(method = %parts.method, path = %parts.uri.path(), problem = error.code(), "refused a request");
+                return refusal(&error);
+            }
         }
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -118,11 +127,11 @@ fn scope_of(
                     .map(|(_, value)| percent_decode(value))
             })
         };
-        // A body with no readable space is refused by the handler (400) once
-        // it is known who sent it; until then only the operator may.
-        return Ok(named
-            .and_then(|s| Did::decode(&s).ok())
-            .map_or(Scope::Everything, Scope::Space));
+        return Ok(match named.and_then(|s| Did::decode(&s).ok()) {
+            Some(did) => Scope::Space(did),
+            None if *method == Method::POST => Scope::Unreadable,
+            None => Scope::Everything,
+        });
     }
     Ok(Scope::Everything)
 }

@@ -1,0 +1,562 @@
+//! `bgwasm serve` end to end: the real binary on a temporary data dir, driven
+//! through its signed HTTP API.
+
+mod common;
+
+use bgwasm::auth::{now_unix, sign_request};
+use bgwasm::identity::Identity;
+use common::{TestServer, fixture};
+use serde_json::{Value, json};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const OPERATOR_PASS: &str = "e2e operator";
+
+/// A daemon process; killed when dropped, so a failing test leaves none behind.
+struct Daemon {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+    http: reqwest::Client,
+    operator: Identity,
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn space_key(name: &str) -> Identity {
+    Identity::from_passphrase("common user").derive(name)
+}
+
+impl Daemon {
+    async fn start(data_dir: &Path, interval: &str, extra: &[&str]) -> Self {
+        let addr = free_port();
+        let log = data_dir.join(format!("daemon-{}.log", addr.port()));
+        let child = Command::new(env!("CARGO_BIN_EXE_bgwasm"))
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--listen",
+                &addr.to_string(),
+                "--interval",
+                interval,
+                "--allow-private-network",
+                "--grace",
+                "5",
+            ])
+            .args(extra)
+            .env("BGWASM_CACHE_DIR", common::cache_dir())
+            .env("OPERATOR_PASS", OPERATOR_PASS)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting bgwasm serve");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let daemon = Self {
+            child,
+            addr,
+            log,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            operator: Identity::from_passphrase(OPERATOR_PASS),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = daemon
+                .http
+                .get(format!("http://{addr}/healthz"))
+                .send()
+                .await
+                && response.status().is_success()
+            {
+                return daemon;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not come up:\n{}",
+                daemon.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn call(
+        &self,
+        signer: &Identity,
+        method: &str,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (u16, Value) {
+        let body = body.into();
+        let token = sign_request(
+            signer,
+            &self.operator.did(),
+            method,
+            path,
+            &body,
+            now_unix(),
+        );
+        let response = self
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("http://{}{path}", self.addr),
+            )
+            .header("authorization", token)
+            .body(body)
+            .send()
+            .await
+            .expect("the daemon answers");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Adds a piece to a named space (signed by its key) and returns its id.
+    async fn add_piece(&self, space: &str, source: &str) -> String {
+        let key = space_key(space);
+        let (status, body) = self
+            .call(
+                &key,
+                "POST",
+                &format!("/api/spaces/{}/pieces", key.did()),
+                source,
+            )
+            .await;
+        assert!(status == 200 || status == 201, "{status} {body}");
+        body["pieceId"].as_str().unwrap().to_owned()
+    }
+
+    async fn register(&self, space: &str, piece_id: &str) -> (u16, Value) {
+        let key = space_key(space);
+        let body =
+            json!({"pieceId": piece_id, "space": key.did().to_string(), "integration": "e2e"});
+        self.call(&key, "POST", "/api/integrations/bg", body.to_string())
+            .await
+    }
+
+    async fn registration(&self, space: &str, piece_id: &str) -> Value {
+        let did = space_key(space).did();
+        let (status, list) = self
+            .call(
+                &self.operator,
+                "GET",
+                &format!("/api/integrations/bg?space={did}"),
+                "",
+            )
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["pieceId"] == json!(piece_id))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    async fn cells(&self, space: &str) -> Value {
+        let did = space_key(space).did();
+        let (status, body) = self
+            .call(
+                &self.operator,
+                "GET",
+                &format!("/api/spaces/{did}/cells"),
+                "",
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["cells"].clone()
+    }
+
+    async fn runs(&self, space: &str, piece_id: &str) -> Vec<Value> {
+        let did = space_key(space).did();
+        let (status, body) = self
+            .call(
+                &self.operator,
+                "GET",
+                &format!("/api/spaces/{did}/pieces/{piece_id}?runs=50"),
+                "",
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["runs"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls until `done` holds of the registration, or fails after `limit`.
+    async fn wait_for(
+        &self,
+        space: &str,
+        piece_id: &str,
+        limit: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let registration = self.registration(space, piece_id).await;
+            if done(&registration) {
+                return registration;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting; last state {registration}\nlogs:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_registered_piece_runs_every_interval_and_shows_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "200ms", &[]).await;
+    let piece = daemon.add_piece("alice", &fixture("sync_counter.js")).await;
+    let (status, body) = daemon.register("alice", &piece).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"success": true, "message": "success"}))
+    );
+    let registration = daemon
+        .wait_for("alice", &piece, Duration::from_secs(10), |r| {
+            r["totalRuns"].as_i64() >= Some(3)
+        })
+        .await;
+    assert_eq!(registration["status"], json!("Success"));
+    assert_eq!(registration["consecutiveFailures"], json!(0));
+    assert_eq!(registration["disabledAt"], json!(0));
+    assert!(registration["lastFuel"].as_i64().unwrap() > 0);
+    assert!(daemon.cells("alice").await["count"].as_i64().unwrap() >= 3);
+    assert!(
+        daemon.logs().contains("Successfully executed piece"),
+        "{}",
+        daemon.logs()
+    );
+}
+
+#[tokio::test]
+async fn a_failing_piece_is_disabled_after_three_failures_and_recovers_when_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "100ms", &[]).await;
+    let piece = daemon.add_piece("bob", &fixture("throws.js")).await;
+    daemon.register("bob", &piece).await;
+    let disabled = daemon
+        .wait_for("bob", &piece, Duration::from_secs(10), |r| {
+            r["disabledAt"].as_i64() > Some(0)
+        })
+        .await;
+    let status = disabled["status"].as_str().unwrap();
+    assert!(
+        status.starts_with("Disabled: ") && status.contains("boom from a sync handler"),
+        "{status}"
+    );
+    assert_eq!(disabled["consecutiveFailures"], json!(3));
+    assert_eq!(disabled["totalRuns"], json!(3));
+    // Nothing runs while disabled.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        daemon.registration("bob", &piece).await["totalRuns"],
+        json!(3)
+    );
+    assert!(
+        daemon.logs().contains("js_error"),
+        "failures are logged with their kind"
+    );
+
+    // Fix the source and register again: failures are forgiven and it runs.
+    let did = space_key("bob").did();
+    let (status, body) = daemon
+        .call(
+            &space_key("bob"),
+            "PUT",
+            &format!("/api/spaces/{did}/pieces/{piece}"),
+            fixture("sync_counter.js"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    daemon.register("bob", &piece).await;
+    let recovered = daemon
+        .wait_for("bob", &piece, Duration::from_secs(10), |r| {
+            r["status"] == json!("Success")
+        })
+        .await;
+    assert_eq!(recovered["disabledAt"], json!(0));
+    assert_eq!(recovered["consecutiveFailures"], json!(0));
+}
+
+#[tokio::test]
+async fn kill_9_mid_run_loses_nothing_and_applies_nothing_half_done() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(dir.path(), "1s", &[]).await;
+    // Seed the cell the piece reads its URL from, through a committed run.
+    let seeder = daemon
+        .add_piece(
+            "carol",
+            &format!(
+                "export function bgUpdater() {{ cells.set('url', {:?}); }}",
+                server.url("/delay/2500")
+            ),
+        )
+        .await;
+    let did = space_key("carol").did();
+    let (status, outcome) = daemon
+        .call(
+            &space_key("carol"),
+            "POST",
+            &format!("/api/spaces/{did}/pieces/{seeder}/run"),
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, outcome["ok"].clone()),
+        (200, json!(true)),
+        "{outcome}"
+    );
+    let piece = daemon
+        .add_piece("carol", &fixture("daemon_slow_write.js"))
+        .await;
+    daemon.register("carol", &piece).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.requests() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The run wrote `started` and waits on the server: kill it now.
+    daemon.signal("-KILL");
+    assert!(daemon.wait_exit(Duration::from_secs(5)).is_some());
+    drop(daemon);
+
+    let daemon = Daemon::start(dir.path(), "1s", &[]).await;
+    let registration = daemon.registration("carol", &piece).await;
+    assert_eq!(
+        registration["pieceId"],
+        json!(piece),
+        "the registration survived"
+    );
+    assert_eq!(registration["integration"], json!("e2e"));
+    let cells = daemon.cells("carol").await;
+    assert!(
+        cells.get("started").is_none(),
+        "half a run was applied: {cells}"
+    );
+    assert!(
+        daemon.runs("carol", &piece).await.is_empty()
+            || registration["totalRuns"].as_i64() >= Some(1)
+    );
+    // After the restart the piece runs again, to completion.
+    let done = daemon
+        .wait_for("carol", &piece, Duration::from_secs(15), |r| {
+            r["status"] == json!("Success")
+        })
+        .await;
+    assert_eq!(
+        done["totalRuns"],
+        json!(1),
+        "the killed run left no record: {done}"
+    );
+    let cells = daemon.cells("carol").await;
+    assert_eq!(cells["started"], json!(true));
+    assert_eq!(cells["finished"], json!("delayed 2500"));
+}
+
+#[tokio::test]
+async fn two_spaces_run_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let a = daemon.add_piece("dora", &fixture("daemon_sleep.js")).await;
+    let b = daemon.add_piece("eve", &fixture("daemon_sleep.js")).await;
+    let started = Instant::now();
+    daemon.register("dora", &a).await;
+    daemon.register("eve", &b).await;
+    for (space, piece) in [("dora", &a), ("eve", &b)] {
+        daemon
+            .wait_for(space, piece, Duration::from_secs(10), |r| {
+                r["status"] == json!("Success")
+            })
+            .await;
+    }
+    let elapsed = started.elapsed();
+    let run_a = &daemon.runs("dora", &a).await[0];
+    let run_b = &daemon.runs("eve", &b).await[0];
+    let overlap = run_a["finishedAt"]
+        .as_i64()
+        .unwrap()
+        .min(run_b["finishedAt"].as_i64().unwrap())
+        - run_a["startedAt"]
+            .as_i64()
+            .unwrap()
+            .max(run_b["startedAt"].as_i64().unwrap());
+    assert!(overlap > 500, "the runs did not overlap: {run_a} {run_b}");
+    assert!(
+        elapsed < Duration::from_millis(1900),
+        "two 1 s runs took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_run_in_flight_finish_then_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let piece = daemon.add_piece("fay", &fixture("daemon_sleep.js")).await;
+    daemon.register("fay", &piece).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    daemon.signal("-TERM");
+    let status = daemon
+        .wait_exit(Duration::from_secs(8))
+        .expect("the daemon exits within the grace period");
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        daemon.logs()
+    );
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(400),
+        "it did not wait for the run"
+    );
+    drop(daemon);
+
+    let daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let registration = daemon.registration("fay", &piece).await;
+    assert_eq!(
+        registration["status"],
+        json!("Success"),
+        "the run in flight was committed: {registration}"
+    );
+    assert_eq!(daemon.cells("fay").await["slept"], json!(true));
+}
+
+#[tokio::test]
+async fn bad_registrations_and_oversized_bodies_are_refused_and_the_daemon_serves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "60s", &["--body-limit", "4096"]).await;
+    let key = space_key("gus");
+    let space = key.did().to_string();
+    for (body, field) in [
+        (
+            json!({"space": space, "integration": "x"}).to_string(),
+            "pieceId",
+        ),
+        (
+            json!({"pieceId": 7, "space": space, "integration": "x"}).to_string(),
+            "pieceId",
+        ),
+        (
+            json!({"pieceId": "p", "space": space}).to_string(),
+            "integration",
+        ),
+        ("{not json".to_owned(), "JSON"),
+    ] {
+        let (status, answer) = daemon
+            .call(&key, "POST", "/api/integrations/bg", body)
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["success"], json!(false));
+        assert!(
+            answer["error"].as_str().unwrap().contains(field),
+            "{answer}"
+        );
+    }
+    let (status, answer) = daemon.register("gus", "unknown-piece").await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = daemon
+        .call(
+            &key,
+            "POST",
+            &format!("/api/spaces/{space}/pieces"),
+            "x".repeat(10_000),
+        )
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["success"], json!(false));
+    // Still serving, and nothing was stored.
+    let piece = daemon.add_piece("gus", &fixture("sync_counter.js")).await;
+    assert_eq!(daemon.register("gus", &piece).await.0, 200);
+    let (_, all) = daemon
+        .call(&daemon.operator, "GET", "/api/integrations/bg", "")
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_piece_cannot_reach_the_daemon_api_even_with_the_private_network_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let url = format!("http://{}/healthz", daemon.addr);
+    let seed = daemon
+        .add_piece(
+            "hal",
+            &format!("export function bgUpdater() {{ cells.set('url', {url:?}); }}"),
+        )
+        .await;
+    let probe = daemon
+        .add_piece("hal", &fixture("daemon_probe_api.js"))
+        .await;
+    let did = space_key("hal").did();
+    let run = async |piece: &str| {
+        daemon
+            .call(
+                &space_key("hal"),
+                "POST",
+                &format!("/api/spaces/{did}/pieces/{piece}/run"),
+                "",
+            )
+            .await
+    };
+    assert_eq!(run(&seed).await.1["ok"], json!(true));
+    let (status, outcome) = run(&probe).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["value"]["reached"], json!(false), "{outcome}");
+    assert!(
+        outcome["value"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("daemon_address"),
+        "{outcome}"
+    );
+}
