@@ -1,0 +1,188 @@
+//! Daemon benchmark: the scheduler, the SQLite store and the real sandboxes
+//! under the load issue 3 sets — 10,000 registered trivial pieces across
+//! 1,000 spaces at `--interval 60`. Prints the figures the README quotes.
+//!
+//! `cargo bench --bench daemon` (about 2.5 minutes). `BGWASM_BENCH_INTERVAL=20s`
+//! runs a shorter version; `BGWASM_BENCH_SPACES` and `BGWASM_BENCH_PIECES`
+//! change the shape. It wires the same parts `bgwasm serve` does, in this
+//! process (the HTTP server, idle here, is left out).
+//!
+//! Lateness is how long after its due time a run started. The due time of a
+//! piece's run is the previous run's end plus the interval, so it is measured
+//! from each piece's second run on, over the window after the first interval
+//! (the first runs of 10,000 new registrations all fall due at once).
+
+use bgwasm::sandbox::{EngineOptions, Limits, SandboxEngine, SandboxPool};
+use bgwasm::scheduler::{RetryPolicy, Scheduler, SchedulerConfig};
+use bgwasm::store::{RegistrationKey, SqliteStore, Store};
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let interval = std::env::var("BGWASM_BENCH_INTERVAL")
+        .ok()
+        .map(|text| humantime::parse_duration(&text).expect("BGWASM_BENCH_INTERVAL like 20s"))
+        .unwrap_or(Duration::from_secs(60));
+    let spaces: usize = env_or("BGWASM_BENCH_SPACES", 1000);
+    let per_space: usize = env_or("BGWASM_BENCH_PIECES", 10);
+    let window = interval * 2 + interval / 4;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let seeding = Instant::now();
+    let mut keys = Vec::with_capacity(spaces * per_space);
+    for s in 0..spaces {
+        let space =
+            bgwasm::identity::space_did_for_name(&format!("bench-{s}"), "common user").to_string();
+        for p in 0..per_space {
+            let source = format!(
+                "// piece {p} of space {s}\nexport function bgUpdater() {{ return {p}; }}\n"
+            );
+            let added = store
+                .add_piece(&space, None, Arc::from(source), 0)
+                .await
+                .unwrap();
+            let key = RegistrationKey::new(space.clone(), added.info.id.clone());
+            store.register(&key, "bench", 0).await.unwrap();
+            keys.push(key);
+        }
+    }
+    println!(
+        "seeded {} registrations in {} spaces in {:.1} s",
+        keys.len(),
+        spaces,
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let engine = SandboxEngine::new(EngineOptions::default()).await.unwrap();
+    let pool = SandboxPool::new(engine, Limits::default());
+    let config = SchedulerConfig {
+        policy: RetryPolicy {
+            interval,
+            max_failures: 3,
+        },
+        concurrency: NonZeroUsize::new(32).unwrap(),
+        ..SchedulerConfig::default()
+    };
+    let scheduler = Scheduler::new(store.clone(), Arc::new(pool), config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Instant::now();
+    let wall_start = bgwasm::scheduler::Clock::system().now();
+    let running = tokio::spawn({
+        let scheduler = scheduler.clone();
+        async move {
+            scheduler
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(window).await;
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    let elapsed = started.elapsed();
+    let peak_rss = peak_rss_bytes();
+
+    // Every run's start and end, per piece, from the store's run history.
+    let measure_from = wall_start + interval.as_millis() as i64;
+    let interval_ms = interval.as_millis() as i64;
+    let mut lateness_ms = Vec::new();
+    let mut runs_total = 0usize;
+    let mut runs_in_window = 0usize;
+    let mut pieces_run_every_interval = 0usize;
+    for key in &keys {
+        let mut runs = store
+            .recent_runs(&key.space, &key.piece_id, 50)
+            .await
+            .unwrap();
+        runs.reverse();
+        runs_total += runs.len();
+        runs_in_window += runs.iter().filter(|r| r.started_at >= measure_from).count();
+        for pair in runs.windows(2) {
+            if pair[1].started_at >= measure_from {
+                lateness_ms.push(pair[1].started_at - (pair[0].finished_at + interval_ms));
+            }
+        }
+        // Ran once per interval: as many runs as intervals fit, give or take one.
+        let expected = (elapsed.as_millis() as i64 / interval_ms) as usize;
+        if runs.len() >= expected && runs.iter().all(|r| r.outcome.ok) {
+            pieces_run_every_interval += 1;
+        }
+    }
+    lateness_ms.sort();
+    let at = |q: f64| {
+        lateness_ms
+            .get(((lateness_ms.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let window_secs = (elapsed.as_millis() as i64 - interval_ms) as f64 / 1000.0;
+    let runs_per_sec = runs_in_window as f64 / window_secs;
+
+    println!(
+        "interval {} for {:.0} s; {} runs in all",
+        humantime::format_duration(interval),
+        elapsed.as_secs_f64(),
+        runs_total
+    );
+    println!(
+        "{:<46} {}/{}",
+        "pieces that ran once in every interval",
+        pieces_run_every_interval,
+        keys.len()
+    );
+    println!(
+        "{:<46} {:.0} runs/s (after the first interval)",
+        "runs sustained", runs_per_sec
+    );
+    println!(
+        "{:<46} p50 {} ms, p99 {} ms, max {} ms (n={})",
+        "lateness (start - due)",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        lateness_ms.len()
+    );
+    println!(
+        "{:<46} {:.0} MiB",
+        "peak RSS (VmHWM)",
+        peak_rss as f64 / (1 << 20) as f64
+    );
+    println!(
+        "{:<46} {:.0} commits/s (one transaction per run)",
+        "SQLite write transactions", runs_per_sec
+    );
+}
