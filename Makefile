@@ -39,7 +39,7 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	cd guest && $(CARGO) fmt -- --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
-	cd guest && $(CARGO) clippy --release --locked --target wasm32-wasip2 -- -D warnings
+	cd guest && $(CARGO) clippy --release --locked --target wasm32-wasip2 --target-dir ../target/guest -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
