@@ -116,8 +116,9 @@ pub struct FetchRecord {
     pub error: Option<String>,
 }
 
-/// Everything a run reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything a run reports. The default is a failed run that did nothing,
+/// before its error is filled in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunOutcome {
     pub ok: bool,
     /// The handler's resolved value, when it succeeded and resolved to one.
@@ -137,19 +138,12 @@ impl RunOutcome {
     /// anything.
     pub fn failure(kind: ErrorKind, message: String) -> Self {
         Self {
-            ok: false,
-            value: None,
             error: Some(RunError {
                 kind,
                 message,
                 stack: None,
             }),
-            duration_ms: 0,
-            fuel_used: 0,
-            memory_peak_bytes: 0,
-            logs: Vec::new(),
-            cell_writes: Vec::new(),
-            fetches: Vec::new(),
+            ..Self::default()
         }
     }
 

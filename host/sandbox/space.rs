@@ -135,17 +135,7 @@ impl SpaceSandbox {
         .unwrap_or(Ended::TimedOut);
 
         let mut report = RunReport {
-            outcome: RunOutcome {
-                ok: false,
-                value: None,
-                error: None,
-                duration_ms: 0,
-                fuel_used: 0,
-                memory_peak_bytes: 0,
-                logs: Vec::new(),
-                cell_writes: Vec::new(),
-                fetches: Vec::new(),
-            },
+            outcome: RunOutcome::default(),
             cell_changes: Vec::new(),
         };
         let mut memory_denied = false;

@@ -2,7 +2,7 @@
 //! piece runs, a [`PieceRunner`] runs it. The daemon's runner keeps one
 //! sandbox per space; the tests' runner is a fake.
 
-use crate::sandbox::{CellSource, ErrorKind, Piece, RunError, RunOutcome, RunReport};
+use crate::sandbox::{CellSource, ErrorKind, Piece, RunOutcome, RunReport};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -25,19 +25,5 @@ pub trait PieceRunner: Send + Sync + 'static {
 /// A failed outcome for a run that could not happen or went wrong outside the
 /// sandbox's accounting (the runner panicked, the piece's source vanished).
 pub fn internal_failure(message: String) -> RunOutcome {
-    RunOutcome {
-        ok: false,
-        value: None,
-        error: Some(RunError {
-            kind: ErrorKind::Internal,
-            message,
-            stack: None,
-        }),
-        duration_ms: 0,
-        fuel_used: 0,
-        memory_peak_bytes: 0,
-        logs: Vec::new(),
-        cell_writes: Vec::new(),
-        fetches: Vec::new(),
-    }
+    RunOutcome::failure(ErrorKind::Internal, message)
 }
