@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// daemons can split the work.
     #[arg(long = "integration", value_name = "NAME")]
     pub integrations: Vec<String>,
+    /// Sandboxes kept alive at most (about 0.5 MiB each when idle). Past it,
+    /// the least recently used idle ones are dropped; their next run starts a
+    /// fresh instance.
+    #[arg(long, value_name = "N", default_value_t = crate::sandbox::DEFAULT_MAX_LIVE_SANDBOXES)]
+    pub max_live_sandboxes: usize,
     /// Largest request body the API accepts, in bytes (413 past it).
     #[arg(long, value_name = "BYTES", default_value_t = api::DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
@@ -140,7 +145,7 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ..EngineOptions::default()
     })
     .await?;
-    let pool = SandboxPool::new(engine, limits);
+    let pool = SandboxPool::with_max_live(engine, limits, args.max_live_sandboxes);
     let config = SchedulerConfig {
         policy: RetryPolicy {
             interval: args.interval,

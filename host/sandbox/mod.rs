@@ -23,7 +23,7 @@ pub use egress::{DenyRule, EgressDenied, EgressPolicy, HostPattern};
 pub use engine::{EngineOptions, SandboxEngine};
 pub use limits::Limits;
 pub use outcome::{ErrorKind, FetchRecord, LogLevel, LogLine, RunError, RunOutcome};
-pub use pool::SandboxPool;
+pub use pool::{DEFAULT_MAX_LIVE_SANDBOXES, SandboxPool};
 pub use space::{Piece, RunReport, SpaceSandbox};
 
 /// Why the sandbox could not be set up. A failing run is not this: it is a

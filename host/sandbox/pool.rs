@@ -1,5 +1,10 @@
 //! Every space's sandbox in one process: a run goes to its space's sandbox,
 //! made on first use, and a space runs one piece at a time.
+//!
+//! At most `max_live` sandboxes are kept. Past that, the least recently used
+//! idle ones are dropped (an eighth of the cap at a time, so the cost of
+//! choosing is spread over many new spaces); their spaces get a fresh instance
+//! at their next run, which costs about 150 µs and their module state.
 
 use super::cells::CellSource;
 use super::engine::SandboxEngine;
@@ -8,6 +13,9 @@ use super::outcome::{ErrorKind, RunOutcome};
 use super::space::{Piece, RunReport, SpaceSandbox};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// The default cap on live sandboxes: about 2 GiB of idle instances.
+pub const DEFAULT_MAX_LIVE_SANDBOXES: usize = 4096;
 
 /// The sandboxes of all spaces. Cloning it is cheap and shares them.
 #[derive(Clone)]
@@ -18,16 +26,35 @@ pub struct SandboxPool {
 struct PoolInner {
     engine: Arc<SandboxEngine>,
     limits: Limits,
-    spaces: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SpaceSandbox>>>>,
+    max_live: usize,
+    spaces: Mutex<Spaces>,
+}
+
+#[derive(Default)]
+struct Spaces {
+    by_name: HashMap<String, Slot>,
+    /// A counter, not a clock: only the order of uses matters.
+    uses: u64,
+}
+
+struct Slot {
+    sandbox: Arc<tokio::sync::Mutex<SpaceSandbox>>,
+    last_used: u64,
 }
 
 impl SandboxPool {
     pub fn new(engine: Arc<SandboxEngine>, limits: Limits) -> Self {
+        Self::with_max_live(engine, limits, DEFAULT_MAX_LIVE_SANDBOXES)
+    }
+
+    /// A pool that keeps at most `max_live` sandboxes (at least one).
+    pub fn with_max_live(engine: Arc<SandboxEngine>, limits: Limits, max_live: usize) -> Self {
         Self {
             inner: Arc::new(PoolInner {
                 engine,
                 limits,
-                spaces: Mutex::new(HashMap::new()),
+                max_live: max_live.max(1),
+                spaces: Mutex::new(Spaces::default()),
             }),
         }
     }
@@ -38,16 +65,28 @@ impl SandboxPool {
 
     fn sandbox(&self, space: &str) -> Arc<tokio::sync::Mutex<SpaceSandbox>> {
         let mut spaces = self.inner.spaces.lock().expect("sandbox pool lock");
-        spaces
-            .entry(space.to_owned())
-            .or_insert_with(|| {
-                Arc::new(tokio::sync::Mutex::new(SpaceSandbox::new(
-                    self.inner.engine.clone(),
-                    space,
-                    self.inner.limits,
-                )))
-            })
-            .clone()
+        spaces.uses += 1;
+        let now = spaces.uses;
+        if let Some(slot) = spaces.by_name.get_mut(space) {
+            slot.last_used = now;
+            return slot.sandbox.clone();
+        }
+        if spaces.by_name.len() >= self.inner.max_live {
+            spaces.evict_idle((self.inner.max_live / 8).max(1));
+        }
+        let sandbox = Arc::new(tokio::sync::Mutex::new(SpaceSandbox::new(
+            self.inner.engine.clone(),
+            space,
+            self.inner.limits,
+        )));
+        spaces.by_name.insert(
+            space.to_owned(),
+            Slot {
+                sandbox: sandbox.clone(),
+                last_used: now,
+            },
+        );
+        sandbox
     }
 
     /// Runs `piece` in `space`'s sandbox, after any run of that space in
@@ -83,6 +122,29 @@ impl SandboxPool {
 
     /// How many spaces have a sandbox.
     pub fn spaces(&self) -> usize {
-        self.inner.spaces.lock().expect("sandbox pool lock").len()
+        self.inner
+            .spaces
+            .lock()
+            .expect("sandbox pool lock")
+            .by_name
+            .len()
+    }
+}
+
+impl Spaces {
+    /// Drops up to `count` of the least recently used sandboxes that nobody
+    /// holds (no run in progress or waiting).
+    fn evict_idle(&mut self, count: usize) {
+        let mut idle: Vec<(u64, String)> = self
+            .by_name
+            .iter()
+            .filter(|(_, slot)| Arc::strong_count(&slot.sandbox) == 1)
+            .map(|(name, slot)| (slot.last_used, name.clone()))
+            .collect();
+        idle.sort_unstable();
+        for (_, name) in idle.into_iter().take(count) {
+            self.by_name.remove(&name);
+        }
+        tracing::debug!(live = self.by_name.len(), "dropped idle sandboxes");
     }
 }
