@@ -503,3 +503,55 @@ async fn cells_are_read_from_the_source_and_failed_runs_change_nothing() {
     assert!(failed.cell_changes.is_empty());
     assert_eq!(failed.outcome.cell_writes, vec!["never".to_string()]);
 }
+
+#[tokio::test]
+async fn a_run_s_cell_writes_are_bounded() {
+    let piece = r#"export function bgUpdater() {
+        let keys = 0, keyError = "", big = 0, bigError = "";
+        try { for (let i = 0; i < 20000; i++) { cells.set("k" + i, i); keys++; } } catch (e) { keyError = e.message; }
+        // Cells already written stay writable.
+        cells.delete("k0");
+        cells.set("k1", "again");
+        return { keys, keyError };
+    }"#;
+    let mut sandbox = SpaceSandbox::new(engine().await, "s", limits());
+    let report = sandbox
+        .run(
+            &Piece::new("many", piece),
+            &json!({}),
+            Arc::new(MemoryCells::default()),
+        )
+        .await;
+    assert!(report.outcome.ok, "{:?}", report.outcome);
+    let value = report.outcome.value.unwrap();
+    assert_eq!(value["keys"], json!(10_000));
+    assert!(
+        value["keyError"]
+            .as_str()
+            .unwrap()
+            .contains("at most 10000 cells"),
+        "{value}"
+    );
+    assert_eq!(report.cell_changes.len(), 10_000);
+
+    let piece = r#"export function bgUpdater() {
+        const big = "x".repeat(3 << 20);
+        let written = 0;
+        try { for (let i = 0; i < 20; i++) { cells.set("big" + i, big); written++; } } catch (e) { return { written, error: e.message }; }
+        return { written };
+    }"#;
+    let report = sandbox
+        .run(
+            &Piece::new("big", piece),
+            &json!({}),
+            Arc::new(MemoryCells::default()),
+        )
+        .await;
+    assert!(report.outcome.ok, "{:?}", report.outcome);
+    let value = report.outcome.value.unwrap();
+    assert_eq!(value["written"], json!(10), "{value}");
+    assert!(
+        value["error"].as_str().unwrap().contains("at most 32 MiB"),
+        "{value}"
+    );
+}

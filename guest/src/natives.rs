@@ -16,10 +16,7 @@ pub fn register(ctx: &Ctx<'_>) -> Result<()> {
         Function::new(ctx.clone(), |key: String| cells::get(&key))?,
     )?;
     natives.set("cellSet", Function::new(ctx.clone(), cell_set)?)?;
-    natives.set(
-        "cellDelete",
-        Function::new(ctx.clone(), |key: String| cells::delete(&key))?,
-    )?;
+    natives.set("cellDelete", Function::new(ctx.clone(), cell_delete)?)?;
     natives.set("cellKeys", Function::new(ctx.clone(), cells::keys)?)?;
     natives.set("fetchStart", Function::new(ctx.clone(), fetch_start)?)?;
     natives.set("timerStart", Function::new(ctx.clone(), timers::start)?)?;
@@ -42,6 +39,10 @@ fn log(level: i32, message: String) {
 
 fn cell_set(ctx: Ctx<'_>, key: String, json: String) -> Result<()> {
     cells::set(&key, &json).map_err(|message| Exception::throw_type(&ctx, &message))
+}
+
+fn cell_delete(ctx: Ctx<'_>, key: String) -> Result<()> {
+    cells::delete(&key).map_err(|message| Exception::throw_type(&ctx, &message))
 }
 
 fn fetch_start<'js>(

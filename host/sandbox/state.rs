@@ -21,6 +21,11 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 const MAX_KEY_BYTES: usize = 1024;
 /// A cell's largest JSON text, in bytes.
 const MAX_CELL_BYTES: usize = 4 << 20;
+/// What one run may write to cells in all (keys and values held until the
+/// commit): the host's memory is not the guest's to spend.
+const MAX_RUN_CELL_BYTES: usize = 32 << 20;
+/// Distinct cells one run may write or delete.
+const MAX_RUN_CELL_KEYS: usize = 10_000;
 /// Log lines kept per run; the rest are counted, not kept.
 const MAX_LOG_LINES: usize = 1000;
 /// Bytes of log text kept per run.
@@ -109,6 +114,8 @@ impl ResourceLimiter for MemoryLimiter {
 pub struct RunState {
     cells: Option<Arc<dyn CellSource>>,
     overlay: BTreeMap<String, Option<String>>,
+    /// Bytes of keys and values in `overlay`.
+    overlay_bytes: usize,
     touched: Vec<String>,
     pub logs: Vec<LogLine>,
     log_bytes: usize,
@@ -127,6 +134,7 @@ impl RunState {
         Self {
             cells: None,
             overlay: BTreeMap::new(),
+            overlay_bytes: 0,
             touched: Vec::new(),
             logs: Vec::new(),
             log_bytes: 0,
@@ -192,10 +200,30 @@ impl RunState {
             .ok_or_else(|| "cells can only be used while a piece runs".to_string())
     }
 
-    fn touch(&mut self, key: &str) {
-        if !self.overlay.contains_key(key) {
-            self.touched.push(key.to_owned());
+    /// Records a write or delete of `key` in the overlay, within the run's
+    /// budget.
+    fn write(&mut self, key: String, value: Option<String>) -> Result<(), String> {
+        let size =
+            |key: &str, value: &Option<String>| key.len() + value.as_ref().map_or(0, String::len);
+        let previous = self.overlay.get(&key).map(|old| size(&key, old));
+        if previous.is_none() && self.touched.len() >= MAX_RUN_CELL_KEYS {
+            return Err(format!(
+                "cells: a run may write or delete at most {MAX_RUN_CELL_KEYS} cells; write fewer, larger cells"
+            ));
         }
+        let bytes = self.overlay_bytes - previous.unwrap_or(0) + size(&key, &value);
+        if bytes > MAX_RUN_CELL_BYTES {
+            return Err(format!(
+                "cells: a run may write at most {} MiB to cells in all; write less per run",
+                MAX_RUN_CELL_BYTES >> 20
+            ));
+        }
+        if previous.is_none() {
+            self.touched.push(key.clone());
+        }
+        self.overlay_bytes = bytes;
+        self.overlay.insert(key, value);
+        Ok(())
     }
 }
 
@@ -227,14 +255,11 @@ impl cells::Host for StoreState {
                 MAX_CELL_BYTES >> 20
             ));
         }
-        self.run.touch(&key);
-        self.run.overlay.insert(key, Some(json));
-        Ok(())
+        self.run.write(key, Some(json))
     }
 
-    fn delete(&mut self, key: String) {
-        self.run.touch(&key);
-        self.run.overlay.insert(key, None);
+    fn delete(&mut self, key: String) -> Result<(), String> {
+        self.run.write(key, None)
     }
 
     fn keys(&mut self) -> Vec<String> {
