@@ -218,3 +218,59 @@ async fn response_size_and_fetch_count_are_capped() {
         "a refused fetch never started"
     );
 }
+
+#[tokio::test]
+async fn responses_the_piece_has_not_taken_are_bounded_by_its_memory_limit() {
+    let server = TestServer::start().await;
+    let limits = Limits {
+        memory_bytes: 32 << 20,
+        ..Limits::default()
+    };
+    let url = server.url("/bytes/6000000");
+    // Three responses arrive while the piece is busy, so the host would hold
+    // 18 MB for it: past half of 32 MiB, the last one is refused.
+    let busy = r#"export async function bgUpdater(event) {
+        const pending = event.urls.map((url) => fetch(url).then(async (r) => (await r.arrayBuffer()).byteLength));
+        const until = Date.now() + 500;
+        while (Date.now() < until) {}
+        const results = await Promise.allSettled(pending);
+        return results.map((r) => (r.status === "fulfilled" ? r.value : r.reason.message));
+    }"#;
+    // One after the other, each is taken before the next: all succeed.
+    let in_turn = r#"export async function bgUpdater(event) {
+        const sizes = [];
+        for (const url of event.urls) sizes.push((await (await fetch(url)).arrayBuffer()).byteLength);
+        return sizes;
+    }"#;
+    let engine = SandboxEngine::new(EngineOptions {
+        cache_dir: Some(common::cache_dir()),
+        egress: EgressPolicy::new(true, vec![]),
+    })
+    .await
+    .unwrap();
+    let event = json!({ "urls": [url.clone(), url.clone(), url] });
+    let mut sandbox = SpaceSandbox::new(engine, "held", limits);
+    let report = sandbox
+        .run(
+            &Piece::new("busy", busy),
+            &event,
+            Arc::new(MemoryCells::default()),
+        )
+        .await;
+    let sizes = results(&report);
+    let refused: Vec<&Value> = sizes.iter().filter(|r| r.is_string()).collect();
+    assert_eq!(refused.len(), 1, "{sizes:?}");
+    assert!(
+        refused[0].as_str().unwrap().contains("exceed 16 MiB"),
+        "{sizes:?}"
+    );
+
+    let report = sandbox
+        .run(
+            &Piece::new("in-turn", in_turn),
+            &event,
+            Arc::new(MemoryCells::default()),
+        )
+        .await;
+    assert_eq!(results(&report), vec![json!(6_000_000); 3]);
+}

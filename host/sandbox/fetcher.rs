@@ -6,6 +6,33 @@ use super::bindings::bgwasm::sandbox::http;
 use super::egress::{EgressDenied, EgressPolicy};
 use super::limits::Limits;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Response bytes the host holds for one run that the guest has not taken
+/// yet. Bounded by half the sandbox's memory limit: the guest could not take
+/// more at once anyway (it needs room to copy what it takes), and the host's
+/// memory is not the guest's to spend.
+#[derive(Debug, Clone, Default)]
+pub struct HeldBytes(Arc<AtomicUsize>);
+
+impl HeldBytes {
+    fn hold(&self, bytes: usize, limit: usize) -> Result<(), String> {
+        let held = self.0.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if held > limit {
+            self.release(bytes);
+            return Err(format!(
+                "the responses waiting for the piece exceed {} MiB, half the sandbox's memory limit; fetch fewer at once",
+                limit >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    /// The guest took `bytes` (or they were dropped).
+    pub fn release(&self, bytes: usize) {
+        self.0.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
 
 /// A finished fetch: the response, or why there is none, in words for the
 /// piece's author.
@@ -19,6 +46,7 @@ pub struct Fetcher {
     client: reqwest::Client,
     policy: Arc<EgressPolicy>,
     max_response_bytes: usize,
+    max_held_bytes: usize,
     timeout: std::time::Duration,
 }
 
@@ -28,12 +56,15 @@ impl Fetcher {
             client,
             policy,
             max_response_bytes: limits.max_response_bytes,
+            max_held_bytes: limits.memory_bytes / 2,
             timeout: limits.fetch_timeout,
         }
     }
 
-    pub async fn fetch(&self, request: http::Request) -> FetchOutcome {
-        match tokio::time::timeout(self.timeout, self.follow(request)).await {
+    /// Performs `request`; the body it returns is counted in `held` until
+    /// the caller releases it.
+    pub async fn fetch(&self, request: http::Request, held: &HeldBytes) -> FetchOutcome {
+        match tokio::time::timeout(self.timeout, self.follow(request, held)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!(
                 "no complete response within {} (--fetch-timeout)",
@@ -42,7 +73,7 @@ impl Fetcher {
         }
     }
 
-    async fn follow(&self, request: http::Request) -> FetchOutcome {
+    async fn follow(&self, request: http::Request, held: &HeldBytes) -> FetchOutcome {
         let mut url = reqwest::Url::parse(&request.url)
             .map_err(|e| format!("invalid URL {:?}: {e}", request.url))?;
         let mut method = reqwest::Method::from_bytes(request.method.as_bytes())
@@ -98,12 +129,17 @@ impl Fetcher {
                 url = next;
                 continue;
             }
-            return self.read(url, response).await;
+            return self.read(url, response, held).await;
         }
         unreachable!("the loop returns by its last hop")
     }
 
-    async fn read(&self, url: reqwest::Url, mut response: reqwest::Response) -> FetchOutcome {
+    async fn read(
+        &self,
+        url: reqwest::Url,
+        mut response: reqwest::Response,
+        held: &HeldBytes,
+    ) -> FetchOutcome {
         let status = response.status();
         let headers = response
             .headers()
@@ -122,6 +158,10 @@ impl Fetcher {
                     "the response body is larger than the limit of {} bytes (--max-response-bytes)",
                     self.max_response_bytes
                 ));
+            }
+            if let Err(problem) = held.hold(chunk.len(), self.max_held_bytes) {
+                held.release(body.len());
+                return Err(problem);
             }
             body.extend_from_slice(&chunk);
         }

@@ -3,7 +3,7 @@
 
 use super::bindings::bgwasm::sandbox::{cells, events, http, logging, timers};
 use super::cells::{CellChange, CellSource};
-use super::fetcher::{FetchOutcome, Fetcher};
+use super::fetcher::{FetchOutcome, Fetcher, HeldBytes};
 use super::limits::Limits;
 use super::outcome::{FetchRecord, LogLevel, LogLine};
 use futures::FutureExt;
@@ -123,6 +123,8 @@ pub struct RunState {
     pub fetches: Vec<FetchRecord>,
     max_fetches: u32,
     inflight: FuturesUnordered<InflightFetch>,
+    /// Response bytes fetched for this run and not yet handed to the guest.
+    held: HeldBytes,
     fetch_slots: HashMap<u32, usize>,
     timers: BTreeSet<(Instant, u32)>,
     timer_deadlines: HashMap<u32, Instant>,
@@ -142,6 +144,7 @@ impl RunState {
             fetches: Vec::new(),
             max_fetches: 0,
             inflight: FuturesUnordered::new(),
+            held: HeldBytes::default(),
             fetch_slots: HashMap::new(),
             timers: BTreeSet::new(),
             timer_deadlines: HashMap::new(),
@@ -319,7 +322,8 @@ impl http::Host for StoreState {
         });
         let fetcher = self.fetcher.clone();
         let started = Instant::now();
-        let task = tokio::spawn(async move { fetcher.fetch(request).await });
+        let held = run.held.clone();
+        let task = tokio::spawn(async move { fetcher.fetch(request, &held).await });
         run.inflight.push(InflightFetch { id, started, task });
         Ok(id)
     }
@@ -395,6 +399,8 @@ impl RunState {
             .and_then(|slot| self.fetches.get_mut(slot));
         let outcome = match outcome {
             Ok(response) => {
+                // Handed to the guest now: the host no longer holds it.
+                self.held.release(response.body.len());
                 if let Some(record) = record {
                     record.status = Some(response.status);
                     record.duration_ms = elapsed;

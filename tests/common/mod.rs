@@ -31,6 +31,7 @@ pub fn fixture(name: &str) -> String {
 /// - `/echo`: answers the request body, with the `x-piece` header as `x-echo`;
 /// - `/redirect?to=URL`: a 302 to URL;
 /// - `/loop`: a 302 to itself;
+/// - `/bytes/N`: N bytes;
 /// - anything else: 404.
 ///
 /// It stops when dropped.
@@ -147,6 +148,13 @@ async fn serve(mut stream: TcpStream) {
             "text/plain",
             format!("x-echo: {piece_header}\r\n"),
             body,
+        )
+    } else if let Some(size) = path.strip_prefix("/bytes/") {
+        (
+            "200 OK",
+            "application/octet-stream",
+            String::new(),
+            vec![b'x'; size.parse().unwrap_or(0)],
         )
     } else if path == "/loop" {
         (
