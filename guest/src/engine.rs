@@ -21,6 +21,17 @@ const MAX_STACK_BYTES: usize = 512 * 1024;
 /// The prelude's name in stack traces; frames from it are cut from the
 /// stacks shown to piece authors.
 pub const PRELUDE_FILENAME: &str = "bgwasm:prelude";
+/// The web APIs, one file a concept, evaluated once at pre-initialisation in
+/// this order (`internal.js` first: the others build on it).
+const PRELUDE: &str = concat!(
+    include_str!("prelude/internal.js"),
+    include_str!("prelude/console.js"),
+    include_str!("prelude/run.js"),
+    include_str!("prelude/cells.js"),
+    include_str!("prelude/timers.js"),
+    include_str!("prelude/url.js"),
+    include_str!("prelude/fetch.js"),
+);
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
@@ -57,7 +68,7 @@ impl Engine {
             let mut options = EvalOptions::default();
             options.global = true;
             options.filename = Some(PRELUDE_FILENAME.to_owned());
-            ctx.eval_with_options::<(), _>(include_str!("prelude.js"), options)
+            ctx.eval_with_options::<(), _>(PRELUDE, options)
                 .expect("the prelude evaluates");
             let globals = ctx.globals();
             let internal: Object = globals
