@@ -30,7 +30,12 @@ const PRELUDE: &str = concat!(
     include_str!("prelude/cells.js"),
     include_str!("prelude/timers.js"),
     include_str!("prelude/url.js"),
+    include_str!("prelude/encoding.js"),
+    include_str!("prelude/headers.js"),
+    include_str!("prelude/body.js"),
     include_str!("prelude/fetch.js"),
+    include_str!("prelude/crypto.js"),
+    include_str!("prelude/compression.js"),
 );
 
 thread_local! {
@@ -58,8 +63,13 @@ pub fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> R {
 impl Engine {
     fn new() -> Self {
         let mut config = javy::Config::default();
+        // TextEncoder/TextDecoder are the prelude's (every WHATWG encoding);
+        // `performance` (monotonic `now`, `timeOrigin`), WeakRef and
+        // FinalizationRegistry are QuickJS's own.
         config
-            .text_encoding(true)
+            .text_encoding(false)
+            .performance(true)
+            .weak_ref(true)
             .gc_threshold(GC_THRESHOLD_BYTES)
             .max_stack_size(MAX_STACK_BYTES);
         let runtime = javy::Runtime::new(config).expect("the JavaScript engine starts");

@@ -46,6 +46,7 @@ pub fn drive<'js>(
         .get("takeDetachedError")
         .expect("takeDetachedError");
     let fetch_done: Function = internal.get("fetchDone").expect("fetchDone");
+    let body_chunk: Function = internal.get("bodyChunk").expect("bodyChunk");
     let timer_fired: Function = internal.get("timerFired").expect("timerFired");
     loop {
         drain_jobs(ctx)
@@ -78,6 +79,16 @@ pub fn drive<'js>(
                         .and_then(|r| fetch_done.call::<_, ()>((done.id, r))),
                     Err(reason) => fetch_done.call::<_, ()>((
                         done.id,
+                        Value::new_undefined(ctx.clone()),
+                        reason,
+                    )),
+                },
+                Completion::Body(chunk) => match chunk.chunk {
+                    Ok(Some(bytes)) => natives::array_buffer(ctx, bytes)
+                        .and_then(|buffer| body_chunk.call::<_, ()>((chunk.id, buffer))),
+                    Ok(None) => body_chunk.call::<_, ()>((chunk.id,)),
+                    Err(reason) => body_chunk.call::<_, ()>((
+                        chunk.id,
                         Value::new_undefined(ctx.clone()),
                         reason,
                     )),
@@ -143,6 +154,5 @@ fn response_object<'js>(
         headers.set(index, pair)?;
     }
     object.set("headers", headers)?;
-    object.set("body", natives::array_buffer(ctx, response.body)?)?;
     Ok(object)
 }

@@ -1,10 +1,12 @@
 //! Carries out a piece's fetches for its sandbox, under the run's limits and
 //! the egress policy. Redirects are followed here, by hand, so the policy
-//! checks every hop.
+//! checks every hop. A response's body is read on demand, chunk by chunk, as
+//! the piece reads it.
 
 use super::bindings::bgwasm::sandbox::http;
 use super::egress::{EgressDenied, EgressPolicy};
 use super::limits::Limits;
+use futures::FutureExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,12 +36,16 @@ impl HeldBytes {
     }
 }
 
-/// A finished fetch: the response, or why there is none, in words for the
-/// piece's author.
-pub type FetchOutcome = Result<http::Response, String>;
+/// A fetch whose head arrived: the response's head, and its body still to
+/// read. Or why there is none, in words for the piece's author.
+pub type FetchOutcome = Result<(http::Response, BodyStream), String>;
 
 /// Redirects one fetch may follow.
 const MAX_REDIRECTS: usize = 10;
+/// The most bytes one body read hands the guest: what is ready at once is
+/// coalesced up to this, so a large body needs few round trips, and the guest
+/// never holds more than this of it unless the piece keeps what it read.
+pub const MAX_CHUNK_BYTES: usize = 64 << 10;
 
 /// Performs fetches with the shared HTTP client and one sandbox's limits.
 pub struct Fetcher {
@@ -61,19 +67,28 @@ impl Fetcher {
         }
     }
 
-    /// Performs `request`; the body it returns is counted in `held` until
-    /// the caller releases it.
-    pub async fn fetch(&self, request: http::Request, held: &HeldBytes) -> FetchOutcome {
-        match tokio::time::timeout(self.timeout, self.follow(request, held)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!(
-                "no complete response within {} (--fetch-timeout)",
-                humantime::format_duration(self.timeout)
-            )),
+    /// Performs `request` up to the response's head; the body is read on
+    /// demand through the [`BodyStream`], within the same time limit.
+    pub async fn fetch(&self, request: http::Request, held: HeldBytes) -> FetchOutcome {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match tokio::time::timeout_at(deadline, self.follow(request)).await {
+            Ok(Ok((url, response))) => Ok(self.head(url, response, held, deadline)),
+            Ok(Err(problem)) => Err(problem),
+            Err(_) => Err(self.timed_out()),
         }
     }
 
-    async fn follow(&self, request: http::Request, held: &HeldBytes) -> FetchOutcome {
+    fn timed_out(&self) -> String {
+        format!(
+            "no complete response within {} (--fetch-timeout)",
+            humantime::format_duration(self.timeout)
+        )
+    }
+
+    async fn follow(
+        &self,
+        request: http::Request,
+    ) -> Result<(reqwest::Url, reqwest::Response), String> {
         let mut url = reqwest::Url::parse(&request.url)
             .map_err(|e| format!("invalid URL {:?}: {e}", request.url))?;
         let mut method = reqwest::Method::from_bytes(request.method.as_bytes())
@@ -129,17 +144,18 @@ impl Fetcher {
                 url = next;
                 continue;
             }
-            return self.read(url, response, held).await;
+            return Ok((url, response));
         }
         unreachable!("the loop returns by its last hop")
     }
 
-    async fn read(
+    fn head(
         &self,
         url: reqwest::Url,
-        mut response: reqwest::Response,
-        held: &HeldBytes,
-    ) -> FetchOutcome {
+        response: reqwest::Response,
+        held: HeldBytes,
+        deadline: tokio::time::Instant,
+    ) -> (http::Response, BodyStream) {
         let status = response.status();
         let headers = response
             .headers()
@@ -151,27 +167,72 @@ impl Fetcher {
                 )
             })
             .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(format!(
-                    "the response body is larger than the limit of {} bytes (--max-response-bytes)",
-                    self.max_response_bytes
-                ));
-            }
-            if let Err(problem) = held.hold(chunk.len(), self.max_held_bytes) {
-                held.release(body.len());
-                return Err(problem);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(http::Response {
+        let head = http::Response {
             status: status.as_u16(),
             status_text: status.canonical_reason().unwrap_or("").to_owned(),
             url: url.to_string(),
             headers,
-            body,
-        })
+        };
+        let body = BodyStream {
+            response,
+            received: 0,
+            max_bytes: self.max_response_bytes,
+            held,
+            max_held_bytes: self.max_held_bytes,
+            deadline,
+            timeout: self.timeout,
+        };
+        (head, body)
+    }
+}
+
+/// The unread rest of a response's body.
+pub struct BodyStream {
+    response: reqwest::Response,
+    received: usize,
+    max_bytes: usize,
+    held: HeldBytes,
+    max_held_bytes: usize,
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+}
+
+/// One read of a body: the next bytes, none at the end, or why it broke off.
+pub type ChunkOutcome = Result<Option<Vec<u8>>, String>;
+
+impl BodyStream {
+    /// Reads the next bytes: at least one chunk from the network, plus what
+    /// else is ready at once, up to [`MAX_CHUNK_BYTES`]. The bytes returned
+    /// are counted in the run's held bytes until the caller releases them.
+    pub async fn next_chunk(&mut self) -> ChunkOutcome {
+        let first = match tokio::time::timeout_at(self.deadline, self.response.chunk()).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(Ok(None)) => return Ok(None),
+            Ok(Err(error)) => return Err(describe(&error)),
+            Err(_) => {
+                return Err(format!(
+                    "the body did not arrive in full within {} (--fetch-timeout)",
+                    humantime::format_duration(self.timeout)
+                ));
+            }
+        };
+        let mut bytes = Vec::from(first.as_ref());
+        while bytes.len() < MAX_CHUNK_BYTES {
+            match self.response.chunk().now_or_never() {
+                Some(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
+                // The end or an error shows at the next read.
+                _ => break,
+            }
+        }
+        self.received += bytes.len();
+        if self.received > self.max_bytes {
+            return Err(format!(
+                "the response body is larger than the limit of {} bytes (--max-response-bytes)",
+                self.max_bytes
+            ));
+        }
+        self.held.hold(bytes.len(), self.max_held_bytes)?;
+        Ok(Some(bytes))
     }
 }
 

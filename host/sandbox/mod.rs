@@ -17,6 +17,7 @@ mod outcome;
 mod pool;
 mod space;
 mod state;
+mod transfers;
 
 pub use cells::{CellChange, CellSource, MemoryCells};
 pub use egress::{DenyRule, EgressDenied, EgressPolicy, HostPattern};

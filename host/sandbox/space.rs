@@ -139,6 +139,7 @@ impl SpaceSandbox {
             cell_changes: Vec::new(),
         };
         let mut memory_denied = false;
+        let mut live_intervals = Vec::new();
         if let Some(live) = self.instance.as_mut() {
             report.outcome.fuel_used = limits
                 .fuel
@@ -147,6 +148,7 @@ impl SpaceSandbox {
             // Replacing the run state drops its fetches in flight, aborting them.
             let mut run = std::mem::replace(&mut state.run, RunState::idle());
             run.finish_logs();
+            live_intervals = run.live_intervals();
             report.outcome.memory_peak_bytes = state.memory.peak as u64;
             memory_denied = state.memory.denied;
             report.outcome.cell_writes = run.cell_writes();
@@ -177,14 +179,25 @@ impl SpaceSandbox {
                 report.outcome.error = Some(trap_error(&piece.id, &error, memory_denied, &limits))
             }
             Ended::TimedOut => {
-                report.outcome.error = Some(RunError {
-                    kind: ErrorKind::Timeout,
-                    message: format!(
+                let message = if live_intervals.is_empty() {
+                    format!(
                         "piece \"{}\" was stopped after its time limit of {}, which counts waiting on fetches and timers; \
                          make the handler finish sooner, or raise --timeout",
                         piece.id,
                         humantime::format_duration(limits.timeout)
-                    ),
+                    )
+                } else {
+                    format!(
+                        "piece \"{}\" was stopped after its time limit of {}: an interval that is never cleared keeps a run \
+                         going, and these were still set: {}; call clearInterval when the work is done",
+                        piece.id,
+                        humantime::format_duration(limits.timeout),
+                        live_intervals.join("; ")
+                    )
+                };
+                report.outcome.error = Some(RunError {
+                    kind: ErrorKind::Timeout,
+                    message,
                     stack: None,
                 });
             }

@@ -3,17 +3,13 @@
 
 use super::bindings::bgwasm::sandbox::{cells, events, http, logging, timers};
 use super::cells::{CellChange, CellSource};
-use super::fetcher::{FetchOutcome, Fetcher, HeldBytes};
+use super::fetcher::Fetcher;
 use super::limits::Limits;
 use super::outcome::{FetchRecord, LogLevel, LogLine};
-use futures::FutureExt;
-use futures::stream::{FuturesUnordered, StreamExt};
+use super::transfers::{Finished, Transfers};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
@@ -122,12 +118,15 @@ pub struct RunState {
     dropped_logs: usize,
     pub fetches: Vec<FetchRecord>,
     max_fetches: u32,
-    inflight: FuturesUnordered<InflightFetch>,
-    /// Response bytes fetched for this run and not yet handed to the guest.
-    held: HeldBytes,
+    transfers: Transfers,
+    /// Each fetch's record in `fetches`, by fetch id.
     fetch_slots: HashMap<u32, usize>,
     timers: BTreeSet<(Instant, u32)>,
-    timer_deadlines: HashMap<u32, Instant>,
+    armed: HashMap<u32, Armed>,
+    /// How many of `timers` are unreferenced: they do not keep the run going.
+    unref_timers: usize,
+    /// Body reads refused at once, delivered by the next wait.
+    refused: Vec<events::Completion>,
     next_id: u32,
 }
 
@@ -143,11 +142,12 @@ impl RunState {
             dropped_logs: 0,
             fetches: Vec::new(),
             max_fetches: 0,
-            inflight: FuturesUnordered::new(),
-            held: HeldBytes::default(),
+            transfers: Transfers::default(),
             fetch_slots: HashMap::new(),
             timers: BTreeSet::new(),
-            timer_deadlines: HashMap::new(),
+            armed: HashMap::new(),
+            unref_timers: 0,
+            refused: Vec::new(),
             next_id: 1,
         }
     }
@@ -321,61 +321,103 @@ impl http::Host for StoreState {
             error: None,
         });
         let fetcher = self.fetcher.clone();
-        let started = Instant::now();
-        let held = run.held.clone();
-        let task = tokio::spawn(async move { fetcher.fetch(request, &held).await });
-        run.inflight.push(InflightFetch { id, started, task });
+        let held = run.transfers.held();
+        run.transfers
+            .start(id, async move { fetcher.fetch(request, held).await });
         Ok(id)
+    }
+
+    fn read_body(&mut self, id: u32) {
+        if let Some(refused) = self.run.transfers.read_body(id) {
+            self.run.refused.push(refused);
+        }
+    }
+
+    fn cancel(&mut self, id: u32) {
+        self.run.transfers.cancel(id);
     }
 }
 
+/// A timer the guest armed.
+struct Armed {
+    deadline: Instant,
+    period: Duration,
+    kind: timers::Kind,
+}
+
 impl timers::Host for StoreState {
-    fn start(&mut self, delay_ms: u32) -> u32 {
-        let id = self.run.fresh_id();
-        let deadline = Instant::now() + std::time::Duration::from_millis(delay_ms.into());
-        self.run.timers.insert((deadline, id));
-        self.run.timer_deadlines.insert(id, deadline);
+    fn start(&mut self, delay_ms: u32, kind: timers::Kind) -> u32 {
+        let run = &mut self.run;
+        let id = run.fresh_id();
+        let period = Duration::from_millis(delay_ms.into());
+        let deadline = Instant::now() + period;
+        run.timers.insert((deadline, id));
+        if matches!(kind, timers::Kind::Unref) {
+            run.unref_timers += 1;
+        }
+        run.armed.insert(
+            id,
+            Armed {
+                deadline,
+                period,
+                kind,
+            },
+        );
         id
     }
 
     fn cancel(&mut self, id: u32) {
-        if let Some(deadline) = self.run.timer_deadlines.remove(&id) {
-            self.run.timers.remove(&(deadline, id));
+        if let Some(armed) = self.run.armed.remove(&id) {
+            self.run.disarm(id, &armed);
         }
     }
 }
 
 impl events::Host for StoreState {
     fn pending(&mut self) -> u32 {
-        (self.run.inflight.len() + self.run.timers.len()) as u32
+        let run = &self.run;
+        let timers = run.timers.len() - run.unref_timers;
+        (run.transfers.pending() + timers + run.refused.len()) as u32
     }
 
     async fn wait(&mut self) -> Vec<events::Completion> {
         let run = &mut self.run;
-        let mut ready = Vec::new();
-        if run.inflight.is_empty() && run.timers.is_empty() {
+        let mut ready = std::mem::take(&mut run.refused);
+        if !ready.is_empty() {
+            return ready;
+        }
+        if run.transfers.pending() == 0 && run.timers.len() == run.unref_timers {
             return ready;
         }
         let next_timer = run.timers.first().map(|(at, _)| *at);
         tokio::select! {
-            Some(done) = run.inflight.next(), if !run.inflight.is_empty() => {
-                ready.push(run.complete_fetch(done));
+            finished = run.transfers.next(), if run.transfers.pending() > 0 => {
+                ready.push(run.record(finished));
             }
             _ = sleep_until(next_timer), if next_timer.is_some() => {}
         }
         // Hand over everything else that is ready too, so one wait serves a
         // burst of completions.
-        while let Some(Some(done)) = run.inflight.next().now_or_never() {
-            ready.push(run.complete_fetch(done));
+        while let Some(finished) = run.transfers.next_ready() {
+            ready.push(run.record(finished));
         }
         let now = Instant::now();
-        while let Some(&(at, id)) = run.timers.first() {
-            if at > now {
-                break;
-            }
-            run.timers.remove(&(at, id));
-            run.timer_deadlines.remove(&id);
+        let due: Vec<(Instant, u32)> = run.timers.range(..=(now, u32::MAX)).copied().collect();
+        for (at, id) in due {
             ready.push(events::Completion::Timer(id));
+            run.timers.remove(&(at, id));
+            let Some(armed) = run.armed.remove(&id) else {
+                continue;
+            };
+            if let timers::Kind::Interval(_) = armed.kind {
+                // An interval fires again a period later, never in a burst
+                // to catch up.
+                let deadline = (at + armed.period).max(now);
+                run.timers.insert((deadline, id));
+                run.armed.insert(id, Armed { deadline, ..armed });
+            } else {
+                run.disarm(id, &armed);
+            }
         }
         ready
     }
@@ -389,63 +431,67 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl RunState {
-    fn complete_fetch(
-        &mut self,
-        (id, elapsed, outcome): (u32, u64, FetchOutcome),
-    ) -> events::Completion {
-        let record = self
-            .fetch_slots
-            .remove(&id)
-            .and_then(|slot| self.fetches.get_mut(slot));
-        let outcome = match outcome {
-            Ok(response) => {
-                // Handed to the guest now: the host no longer holds it.
-                self.held.release(response.body.len());
-                if let Some(record) = record {
-                    record.status = Some(response.status);
-                    record.duration_ms = elapsed;
+    /// Notes a finished network step in the run's fetch records and turns it
+    /// into the guest's completion.
+    fn record(&mut self, finished: Finished) -> events::Completion {
+        match finished {
+            Finished::Head {
+                id,
+                elapsed_ms,
+                outcome,
+            } => {
+                if let Some(record) = self.fetch_record(id) {
+                    record.duration_ms = elapsed_ms;
+                    match &outcome {
+                        Ok(head) => record.status = Some(head.status),
+                        Err(problem) => record.error = Some(problem.clone()),
+                    }
                 }
-                Ok(response)
+                events::Completion::Fetch(events::FetchDone { id, outcome })
             }
-            Err(problem) => {
-                if let Some(record) = record {
-                    record.error = Some(problem.clone());
-                    record.duration_ms = elapsed;
+            Finished::Chunk {
+                id,
+                completion,
+                error,
+            } => {
+                if let (Some(problem), Some(record)) = (error, self.fetch_record(id)) {
+                    record.error = Some(format!("the body broke off: {problem}"));
                 }
-                Err(problem)
-            }
-        };
-        events::Completion::Fetch(events::FetchDone { id, outcome })
-    }
-}
-
-/// A fetch in flight. Dropping it aborts the request, so nothing a dead run
-/// started lives on.
-struct InflightFetch {
-    id: u32,
-    started: Instant,
-    task: tokio::task::JoinHandle<FetchOutcome>,
-}
-
-impl Future for InflightFetch {
-    type Output = (u32, u64, FetchOutcome);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = self.id;
-        let started = self.started;
-        let elapsed = || started.elapsed().as_millis() as u64;
-        match Pin::new(&mut self.task).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(outcome)) => Poll::Ready((id, elapsed(), outcome)),
-            Poll::Ready(Err(join)) => {
-                Poll::Ready((id, elapsed(), Err(format!("the request was lost: {join}"))))
+                completion
             }
         }
     }
-}
 
-impl Drop for InflightFetch {
-    fn drop(&mut self) {
-        self.task.abort();
+    fn fetch_record(&mut self, id: u32) -> Option<&mut FetchRecord> {
+        let slot = *self.fetch_slots.get(&id)?;
+        self.fetches.get_mut(slot)
+    }
+
+    fn disarm(&mut self, id: u32, armed: &Armed) {
+        self.timers.remove(&(armed.deadline, id));
+        if matches!(armed.kind, timers::Kind::Unref) {
+            self.unref_timers -= 1;
+        }
+    }
+
+    /// The intervals still armed, named, for the error of a run that timed
+    /// out with them.
+    pub fn live_intervals(&self) -> Vec<String> {
+        let mut live: Vec<(u32, String)> = self
+            .armed
+            .iter()
+            .filter_map(|(id, armed)| match &armed.kind {
+                timers::Kind::Interval(name) => Some((
+                    *id,
+                    format!(
+                        "setInterval({name}, every {})",
+                        humantime::format_duration(armed.period)
+                    ),
+                )),
+                _ => None,
+            })
+            .collect();
+        live.sort();
+        live.into_iter().map(|(_, named)| named).collect()
     }
 }

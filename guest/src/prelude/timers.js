@@ -1,4 +1,4 @@
-// Timers: setTimeout and friends, fired by the host through the event loop.
+// Timers: setTimeout, setInterval and queueMicrotask, fired by the host through the event loop.
 (function () {
   "use strict";
   const internal = globalThis.__bgwasm_internal;
@@ -9,33 +9,65 @@
   const armedTimers = new Map();
   internal.resetHooks.push(() => armedTimers.clear());
 
-  function setTimeout(callback, delay, ...args) {
+  function delayOf(delay) {
+    const ms = Number(delay);
+    return !Number.isFinite(ms) || ms < 0 ? 0 : Math.min(Math.floor(ms), 0x7fffffff);
+  }
+
+  function checkCallback(callback, what) {
     if (typeof callback !== "function") {
-      throw new TypeError("setTimeout: the callback must be a function");
+      throw new TypeError(`${what}: the callback must be a function, not ${typeof callback}`);
     }
-    let ms = Number(delay);
-    if (!Number.isFinite(ms) || ms < 0) ms = 0;
-    ms = Math.min(Math.floor(ms), 0x7fffffff);
-    const id = natives.timerStart(ms);
-    armedTimers.set(id, () => callback(...args));
+  }
+
+  function setTimeout(callback, delay, ...args) {
+    checkCallback(callback, "setTimeout");
+    const id = natives.timerStart(delayOf(delay), "once");
+    armedTimers.set(id, { repeat: false, fire: () => callback(...args) });
     return id;
   }
 
+  // Where a piece's code called us: the first frame outside the prelude.
+  function caller() {
+    const frames = String(new Error().stack || "").split("\n");
+    const frame = frames.find((line) => line.includes("at ") && !line.includes("bgwasm:prelude"));
+    return frame ? frame.trim().replace(/^at /, "") : "an unknown place";
+  }
+
+  function setInterval(callback, delay, ...args) {
+    checkCallback(callback, "setInterval");
+    // As browsers clamp it: an interval of 0 would spin.
+    const ms = Math.max(delayOf(delay), 1);
+    const name = `${callback.name || "an anonymous callback"} set at ${caller()}`;
+    const id = natives.timerStart(ms, "interval", name);
+    armedTimers.set(id, { repeat: true, fire: () => callback(...args) });
+    return id;
+  }
+
+  // A timer that fires only if the run is still going: it does not keep the
+  // run alive (as Deno's unrefTimer). For AbortSignal.timeout.
+  internal.setUnrefTimeout = function (callback, delay) {
+    const id = natives.timerStart(delayOf(delay), "unref");
+    armedTimers.set(id, { repeat: false, fire: callback });
+    return id;
+  };
+
+  // Timeouts and intervals share one pool of ids, as on the web.
   function clearTimeout(id) {
     if (armedTimers.delete(id)) natives.timerCancel(id);
   }
 
   function queueMicrotask(callback) {
+    checkCallback(callback, "queueMicrotask");
     Promise.resolve().then(() => callback());
   }
 
-
   internal.timerFired = function (id) {
-    const callback = armedTimers.get(id);
-    if (!callback) return;
-    armedTimers.delete(id);
+    const timer = armedTimers.get(id);
+    if (!timer) return;
+    if (!timer.repeat) armedTimers.delete(id);
     try {
-      callback();
+      timer.fire();
     } catch (error) {
       internal.recordUncaught(error);
     }
@@ -43,5 +75,7 @@
 
   define("setTimeout", setTimeout);
   define("clearTimeout", clearTimeout);
+  define("setInterval", setInterval);
+  define("clearInterval", clearTimeout);
   define("queueMicrotask", queueMicrotask);
 })();

@@ -1,5 +1,13 @@
-//! The native functions behind the prelude's web APIs. Each one is a thin
-//! bridge to a host import; the prelude reaches them as `__bgwasm_natives`.
+//! The native functions behind the prelude's web APIs: thin bridges to the
+//! host's imports, and the byte work that belongs in vetted Rust crates
+//! (text encodings, hashes and signatures, compression). The prelude reaches
+//! them as `__bgwasm_natives`.
+
+mod compression;
+mod crypto;
+mod encoding;
+mod handles;
+mod whatwg_url;
 
 use crate::bgwasm::sandbox::{cells, http, logging, timers};
 use javy::quickjs::{
@@ -19,10 +27,21 @@ pub fn register(ctx: &Ctx<'_>) -> Result<()> {
     natives.set("cellDelete", Function::new(ctx.clone(), cell_delete)?)?;
     natives.set("cellKeys", Function::new(ctx.clone(), cells::keys)?)?;
     natives.set("fetchStart", Function::new(ctx.clone(), fetch_start)?)?;
-    natives.set("timerStart", Function::new(ctx.clone(), timers::start)?)?;
+    natives.set(
+        "fetchReadBody",
+        Function::new(ctx.clone(), http::read_body)?,
+    )?;
+    natives.set("fetchCancel", Function::new(ctx.clone(), http::cancel)?)?;
+    natives.set("timerStart", Function::new(ctx.clone(), timer_start)?)?;
     natives.set("timerCancel", Function::new(ctx.clone(), timers::cancel)?)?;
-    natives.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
-    natives.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
+    natives.set(
+        "urlParse",
+        Function::new(ctx.clone(), whatwg_url::url_parse)?,
+    )?;
+    natives.set("urlSet", Function::new(ctx.clone(), whatwg_url::url_set)?)?;
+    encoding::register(ctx, &natives)?;
+    crypto::register(ctx, &natives)?;
+    compression::register(ctx, &natives)?;
     ctx.globals().set("__bgwasm_natives", natives)?;
     Ok(())
 }
@@ -35,6 +54,16 @@ fn log(level: i32, message: String) {
         _ => logging::Level::Info,
     };
     logging::log(level, &message);
+}
+
+/// Starts a timer of `kind` ("once", "interval" with its name, "unref").
+fn timer_start(delay_ms: u32, kind: String, name: Opt<String>) -> u32 {
+    let kind = match kind.as_str() {
+        "interval" => timers::Kind::Interval(name.0.unwrap_or_default()),
+        "unref" => timers::Kind::Unref,
+        _ => timers::Kind::Once,
+    };
+    timers::start(delay_ms, &kind)
 }
 
 fn cell_set(ctx: Ctx<'_>, key: String, json: String) -> Result<()> {
@@ -87,81 +116,6 @@ fn body_bytes<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Vec<u8>> {
         ctx,
         "fetch: the body must be a string or an ArrayBuffer",
     ))
-}
-
-/// A parsed URL as the plain object the prelude's `URL` class reads.
-fn url_parts<'js>(ctx: &Ctx<'js>, url: &url::Url) -> Result<Object<'js>> {
-    use url::quirks;
-    let parts = Object::new(ctx.clone())?;
-    parts.set("href", quirks::href(url))?;
-    parts.set("origin", quirks::origin(url))?;
-    parts.set("protocol", quirks::protocol(url))?;
-    parts.set("username", quirks::username(url))?;
-    parts.set("password", quirks::password(url))?;
-    parts.set("host", quirks::host(url))?;
-    parts.set("hostname", quirks::hostname(url))?;
-    parts.set("port", quirks::port(url))?;
-    parts.set("pathname", quirks::pathname(url))?;
-    parts.set("search", quirks::search(url))?;
-    parts.set("hash", quirks::hash(url))?;
-    Ok(parts)
-}
-
-fn url_parse<'js>(ctx: Ctx<'js>, input: String, base: Opt<String>) -> Result<Option<Object<'js>>> {
-    let parsed = match base.0 {
-        Some(base) => url::Url::parse(&base).and_then(|base| base.join(&input)),
-        None => url::Url::parse(&input),
-    };
-    match parsed {
-        Ok(url) => url_parts(&ctx, &url).map(Some),
-        Err(_) => Ok(None),
-    }
-}
-
-fn url_set<'js>(
-    ctx: Ctx<'js>,
-    href: String,
-    component: String,
-    value: String,
-) -> Result<Option<Object<'js>>> {
-    use url::quirks;
-    let Ok(mut url) = url::Url::parse(&href) else {
-        return Ok(None);
-    };
-    // WHATWG setters ignore values they cannot apply; so do these.
-    match component.as_str() {
-        "href" => {
-            if quirks::set_href(&mut url, &value).is_err() {
-                return Err(Exception::throw_type(
-                    &ctx,
-                    &format!("Invalid URL: {value:?}"),
-                ));
-            }
-        }
-        "protocol" => {
-            let _ = quirks::set_protocol(&mut url, &value);
-        }
-        "username" => {
-            let _ = quirks::set_username(&mut url, &value);
-        }
-        "password" => {
-            let _ = quirks::set_password(&mut url, &value);
-        }
-        "host" => {
-            let _ = quirks::set_host(&mut url, &value);
-        }
-        "hostname" => {
-            let _ = quirks::set_hostname(&mut url, &value);
-        }
-        "port" => {
-            let _ = quirks::set_port(&mut url, &value);
-        }
-        "pathname" => quirks::set_pathname(&mut url, &value),
-        "search" => quirks::set_search(&mut url, &value),
-        "hash" => quirks::set_hash(&mut url, &value),
-        _ => return Ok(None),
-    }
-    url_parts(&ctx, &url).map(Some)
 }
 
 /// The body of a response, handed to JavaScript without a copy through a
