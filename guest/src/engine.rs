@@ -5,12 +5,12 @@
 
 use crate::event_loop::{self, Watched};
 use crate::exports::bgwasm::sandbox::runner::{ErrorKind, RunError};
-use crate::natives;
+use crate::prelude::{Entries, Prelude};
 use crate::report::{self, Thrown};
-use javy::quickjs::{Ctx, Function, Module, Object, Persistent, Value, context::EvalOptions, qjs};
+use crate::{ffi, natives};
+use javy::quickjs::{Ctx, Function, Module, Object, Persistent, Value, context::EvalOptions};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ptr::NonNull;
 
 /// How much QuickJS allocates between garbage collections. javy's default
 /// never collects.
@@ -18,36 +18,13 @@ const GC_THRESHOLD_BYTES: usize = 1 << 20;
 /// QuickJS's own stack limit. It sits below the wasm stack wasmtime allows, so
 /// deep recursion ends as a catchable JavaScript error, not a trap.
 const MAX_STACK_BYTES: usize = 512 * 1024;
-/// The prelude's name in stack traces; frames from it are cut from the
-/// stacks shown to piece authors.
-pub const PRELUDE_FILENAME: &str = "bgwasm:prelude";
-/// The web APIs, one file a concept, evaluated once at pre-initialisation in
-/// this order (`internal.js` first: the others build on it).
-const PRELUDE: &str = concat!(
-    include_str!("prelude/internal.js"),
-    include_str!("prelude/console.js"),
-    include_str!("prelude/run.js"),
-    include_str!("prelude/cells.js"),
-    include_str!("prelude/timers.js"),
-    include_str!("prelude/url.js"),
-    include_str!("prelude/encoding.js"),
-    include_str!("prelude/headers.js"),
-    include_str!("prelude/body.js"),
-    include_str!("prelude/fetch.js"),
-    include_str!("prelude/crypto.js"),
-    include_str!("prelude/compression.js"),
-);
-
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
-    /// The prelude's `onRejection`, apart from `ENGINE` because the engine
-    /// calls the tracker while `ENGINE` is borrowed.
-    static ON_REJECTION: RefCell<Option<Persistent<Function<'static>>>> = const { RefCell::new(None) };
 }
 
 pub struct Engine {
     runtime: javy::Runtime,
-    internal: Persistent<Object<'static>>,
+    prelude: Prelude,
     handlers: HashMap<String, Persistent<Function<'static>>>,
 }
 
@@ -73,41 +50,15 @@ impl Engine {
             .gc_threshold(GC_THRESHOLD_BYTES)
             .max_stack_size(MAX_STACK_BYTES);
         let runtime = javy::Runtime::new(config).expect("the JavaScript engine starts");
-        let internal = runtime.context().with(|ctx| {
+        let prelude = runtime.context().with(|ctx| {
             natives::register(&ctx).expect("the natives register");
-            let mut options = EvalOptions::default();
-            options.global = true;
-            options.filename = Some(PRELUDE_FILENAME.to_owned());
-            ctx.eval_with_options::<(), _>(PRELUDE, options)
-                .expect("the prelude evaluates");
-            let globals = ctx.globals();
-            let internal: Object = globals
-                .get("__bgwasm_internal")
-                .expect("the prelude exports its internals");
-            globals
-                .remove("__bgwasm_internal")
-                .expect("removing a global");
-            globals
-                .remove("__bgwasm_natives")
-                .expect("removing a global");
-            let on_rejection: Function = internal.get("onRejection").expect("onRejection");
-            ON_REJECTION
-                .with(|slot| *slot.borrow_mut() = Some(Persistent::save(&ctx, on_rejection)));
-            // SAFETY: the runtime pointer comes from a live context, and the
-            // tracker only reads state this module owns.
-            unsafe {
-                let rt = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
-                qjs::JS_SetHostPromiseRejectionTracker(
-                    rt,
-                    Some(track_rejection),
-                    std::ptr::null_mut(),
-                );
-            }
-            Persistent::save(&ctx, internal)
+            let prelude = Prelude::evaluate(&ctx);
+            ffi::track_rejections(&ctx, prelude.restore(&ctx).on_rejection);
+            prelude
         });
         Self {
             runtime,
-            internal,
+            prelude,
             handlers: HashMap::new(),
         }
     }
@@ -115,13 +66,13 @@ impl Engine {
     /// Evaluates a piece's source and keeps its handler.
     pub fn load(&mut self, piece_id: &str, source: &str) -> Result<(), RunError> {
         self.handlers.remove(piece_id);
-        let internal = self.internal.clone();
+        let prelude = &self.prelude;
         let handler = self.runtime.context().with(|ctx| {
-            let internal = internal.restore(&ctx).expect("the internals live as long as the engine");
+            let entries = prelude.restore(&ctx);
             let handler = if is_module(source) {
-                load_module(&ctx, &internal, piece_id, source)?
+                load_module(&ctx, &entries, piece_id, source)?
             } else {
-                load_script(&ctx, &internal, piece_id, source)?
+                load_script(&ctx, &entries, piece_id, source)?
             };
             match handler.as_function() {
                 Some(function) => Ok(Persistent::save(&ctx, function.clone())),
@@ -153,27 +104,23 @@ impl Engine {
                 ),
             ));
         };
-        let internal = self.internal.clone();
+        let prelude = &self.prelude;
         self.runtime.context().with(|ctx| {
-            let internal = internal
-                .restore(&ctx)
-                .expect("the internals live as long as the engine");
+            let entries = prelude.restore(&ctx);
             let handler = handler
                 .restore(&ctx)
                 .expect("handlers live as long as the engine");
-            let start: Function = internal.get("start").expect("start");
-            let watched: Object = match start.call((handler, event, space, piece_id)) {
+            let watched: Object = match entries.start.call((handler, event, space, piece_id)) {
                 Ok(watched) => watched,
                 Err(_) => {
-                    let thrown = Thrown::describe(&ctx, &internal, ctx.catch());
+                    let thrown = Thrown::describe(&ctx, &entries, ctx.catch());
                     return Err(thrown.into_error(piece_id, "could not start", ErrorKind::JsError));
                 }
             };
-            let outcome = event_loop::drive(&ctx, &internal, piece_id, &Watched(watched));
-            let reset: Function = internal.get("reset").expect("reset");
-            let _ = reset.call::<_, ()>(());
+            let outcome = event_loop::drive(&ctx, &entries, piece_id, &Watched(watched));
+            let _ = entries.reset.call::<_, ()>(());
             let value = outcome?;
-            serialize(&ctx, &internal, piece_id, value)
+            serialize(&ctx, &entries, piece_id, value)
         })
     }
 }
@@ -217,39 +164,38 @@ fn starts_statement(line: &str, keyword: &str) -> bool {
 
 fn load_module<'js>(
     ctx: &Ctx<'js>,
-    internal: &Object<'js>,
+    entries: &Entries<'js>,
     piece_id: &str,
     source: &str,
 ) -> Result<Value<'js>, RunError> {
     let declared = Module::declare(ctx.clone(), piece_id, source).map_err(|_| {
-        Thrown::describe(ctx, internal, ctx.catch()).into_error(
+        Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "does not parse",
             ErrorKind::SyntaxError,
         )
     })?;
     let (module, promise) = declared.eval().map_err(|_| {
-        Thrown::describe(ctx, internal, ctx.catch()).into_error(
+        Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "threw while loading",
             ErrorKind::JsError,
         )
     })?;
-    let watch: Function = internal.get("watch").expect("watch");
-    let watched: Object = watch.call((promise,)).expect("watching a promise");
-    event_loop::drive(ctx, internal, piece_id, &Watched(watched)).map_err(|mut error| {
+    let watched: Object = entries.watch.call((promise,)).expect("watching a promise");
+    event_loop::drive(ctx, entries, piece_id, &Watched(watched)).map_err(|mut error| {
         error.message = error.message.replacen("failed", "failed while loading", 1);
         error
     })?;
     let namespace = module.namespace().map_err(|_| {
-        Thrown::describe(ctx, internal, ctx.catch()).into_error(
+        Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "threw while loading",
             ErrorKind::JsError,
         )
     })?;
-    let find: Function = internal.get("findHandler").expect("findHandler");
-    Ok(find
+    Ok(entries
+        .find_handler
         .call((namespace,))
         .unwrap_or_else(|_| Value::new_undefined(ctx.clone())))
 }
@@ -258,7 +204,7 @@ fn load_module<'js>(
 /// space do not share globals by accident; a global `bgUpdater` still counts.
 fn load_script<'js>(
     ctx: &Ctx<'js>,
-    internal: &Object<'js>,
+    entries: &Entries<'js>,
     piece_id: &str,
     source: &str,
 ) -> Result<Value<'js>, RunError> {
@@ -271,14 +217,14 @@ fn load_script<'js>(
     options.strict = false;
     options.filename = Some(piece_id.to_owned());
     let factory: Function = ctx.eval_with_options(wrapped, options).map_err(|_| {
-        Thrown::describe(ctx, internal, ctx.catch()).into_error(
+        Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "does not parse",
             ErrorKind::SyntaxError,
         )
     })?;
     factory.call(()).map_err(|_| {
-        Thrown::describe(ctx, internal, ctx.catch()).into_error(
+        Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "threw while loading",
             ErrorKind::JsError,
@@ -289,13 +235,12 @@ fn load_script<'js>(
 /// The handler's resolved value as JSON text.
 fn serialize<'js>(
     ctx: &Ctx<'js>,
-    internal: &Object<'js>,
+    entries: &Entries<'js>,
     piece_id: &str,
     value: Value<'js>,
 ) -> Result<Option<String>, RunError> {
-    let serialize: Function = internal.get("serialize").expect("serialize");
-    let result: Object = serialize.call((value,)).map_err(|_| {
-        Thrown::describe(ctx, internal, ctx.catch()).into_error(
+    let result: Object = entries.serialize.call((value,)).map_err(|_| {
+        Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "returned a value that cannot be read",
             ErrorKind::InvalidResult,
@@ -310,30 +255,4 @@ fn serialize<'js>(
         ));
     }
     Ok(result.get::<_, Option<String>>("json").ok().flatten())
-}
-
-/// QuickJS's promise rejection tracker: forwards every unhandled rejection,
-/// and every late handling of one, to the prelude's bookkeeping.
-unsafe extern "C" fn track_rejection(
-    ctx: *mut qjs::JSContext,
-    promise: qjs::JSValue,
-    reason: qjs::JSValue,
-    is_handled: bool,
-    _opaque: *mut std::ffi::c_void,
-) {
-    let Some(raw) = NonNull::new(ctx) else { return };
-    // SAFETY: QuickJS calls the tracker with a live context, inside the
-    // engine's own `Context::with`; the values are borrowed, so they are
-    // duplicated before being wrapped.
-    let ctx = unsafe { Ctx::from_raw(raw) };
-    let (promise, reason) = unsafe {
-        (
-            Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw.as_ptr(), promise)),
-            Value::from_raw(ctx.clone(), qjs::JS_DupValue(raw.as_ptr(), reason)),
-        )
-    };
-    let callback = ON_REJECTION.with(|slot| slot.borrow().clone());
-    if let Some(callback) = callback.and_then(|c| c.restore(&ctx).ok()) {
-        let _ = callback.call::<_, ()>((promise, reason, is_handled));
-    }
 }

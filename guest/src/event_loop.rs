@@ -4,9 +4,11 @@
 
 use crate::bgwasm::sandbox::events::{self, Completion};
 use crate::exports::bgwasm::sandbox::runner::{ErrorKind, RunError};
+use crate::ffi;
 use crate::natives;
+use crate::prelude::Entries;
 use crate::report::{self, Thrown};
-use javy::quickjs::{Array, Ctx, Function, Object, Value, qjs};
+use javy::quickjs::{Array, Ctx, Object, Value};
 
 /// The prelude's record of a watched promise: `{settled, ok, value, error}`.
 pub struct Watched<'js>(pub Object<'js>);
@@ -38,21 +40,22 @@ impl<'js> Watched<'js> {
 /// when nothing is left and the promise is still pending, it cannot settle.
 pub fn drive<'js>(
     ctx: &Ctx<'js>,
-    internal: &Object<'js>,
+    entries: &Entries<'js>,
     piece_id: &str,
     watched: &Watched<'js>,
 ) -> Result<Value<'js>, RunError> {
-    let take_detached: Function = internal
-        .get("takeDetachedError")
-        .expect("takeDetachedError");
-    let fetch_done: Function = internal.get("fetchDone").expect("fetchDone");
-    let body_chunk: Function = internal.get("bodyChunk").expect("bodyChunk");
-    let timer_fired: Function = internal.get("timerFired").expect("timerFired");
+    let Entries {
+        take_detached_error: take_detached,
+        fetch_done,
+        body_chunk,
+        timer_fired,
+        ..
+    } = entries;
     loop {
         drain_jobs(ctx)
             .map_err(|thrown| thrown.into_error(piece_id, "failed", ErrorKind::JsError))?;
         if watched.settled() && !watched.ok() {
-            let thrown = Thrown::describe(ctx, internal, watched.error());
+            let thrown = Thrown::describe(ctx, entries, watched.error());
             return Err(thrown.into_error(piece_id, "failed", ErrorKind::JsError));
         }
         if let Ok(Some(detached)) = take_detached.call::<_, Option<Object>>(()) {
@@ -95,7 +98,7 @@ pub fn drive<'js>(
                 },
             };
             if delivered.is_err() {
-                let thrown = Thrown::describe(ctx, internal, ctx.catch());
+                let thrown = Thrown::describe(ctx, entries, ctx.catch());
                 return Err(thrown.into_error(piece_id, "failed", ErrorKind::JsError));
             }
         }
@@ -111,29 +114,24 @@ pub fn drive<'js>(
     Ok(watched.value())
 }
 
-/// Runs every pending QuickJS job. It calls the engine directly: javy's own
-/// helper takes the runtime lock, which this caller already holds.
+/// Runs every pending QuickJS job.
 fn drain_jobs(ctx: &Ctx<'_>) -> Result<(), Thrown> {
-    // SAFETY: the runtime pointer comes from a live context whose lock the
-    // caller holds.
-    let rt = unsafe { qjs::JS_GetRuntime(ctx.as_raw().as_ptr()) };
     loop {
-        let mut job_ctx = std::ptr::null_mut();
-        let status = unsafe { qjs::JS_ExecutePendingJob(rt, &mut job_ctx) };
-        if status == 0 {
-            return Ok(());
-        }
-        if status < 0 {
-            let value = ctx.catch();
-            let message = value
-                .as_object()
-                .and_then(|o| o.get::<_, String>("message").ok())
-                .unwrap_or_else(|| "a job of the engine failed".into());
-            return Err(Thrown {
-                name: "InternalError".into(),
-                message,
-                stack: None,
-            });
+        match ffi::execute_pending_job(ctx) {
+            Ok(true) => continue,
+            Ok(false) => return Ok(()),
+            Err(()) => {
+                let value = ctx.catch();
+                let message = value
+                    .as_object()
+                    .and_then(|o| o.get::<_, String>("message").ok())
+                    .unwrap_or_else(|| "a job of the engine failed".into());
+                return Err(Thrown {
+                    name: "InternalError".into(),
+                    message,
+                    stack: None,
+                });
+            }
         }
     }
 }

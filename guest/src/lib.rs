@@ -5,9 +5,13 @@
 //! The engine is built once by `wizer-initialize`, which wasmtime-wizer runs at
 //! pre-initialisation, so every fresh instance starts with it ready.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod engine;
 mod event_loop;
+mod ffi;
 mod natives;
+mod prelude;
 mod report;
 
 wit_bindgen::generate!({

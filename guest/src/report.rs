@@ -2,7 +2,8 @@
 //! what happened and which piece did it.
 
 use crate::exports::bgwasm::sandbox::runner::{ErrorKind, RunError};
-use javy::quickjs::{Ctx, Function, Object, Value};
+use crate::prelude::{Entries, PRELUDE_FILENAME};
+use javy::quickjs::{Ctx, Object, Value};
 
 /// A thrown value, described by the prelude's `errorReport`.
 pub struct Thrown {
@@ -14,10 +15,8 @@ pub struct Thrown {
 impl Thrown {
     /// Describes `value` with the prelude's `errorReport`, which copes with any
     /// thrown value, `Error` or not.
-    pub fn describe<'js>(ctx: &Ctx<'js>, internal: &Object<'js>, value: Value<'js>) -> Self {
-        let described = internal
-            .get::<_, Function>("errorReport")
-            .and_then(|f| f.call::<_, Object>((value,)));
+    pub fn describe<'js>(ctx: &Ctx<'js>, entries: &Entries<'js>, value: Value<'js>) -> Self {
+        let described = entries.error_report.call::<_, Object>((value,));
         match described {
             Ok(report) => Self::from_report(&report),
             Err(_) => {
@@ -44,7 +43,7 @@ impl Thrown {
                 .map(|stack| {
                     stack
                         .lines()
-                        .filter(|line| !line.contains(crate::engine::PRELUDE_FILENAME))
+                        .filter(|line| !line.contains(PRELUDE_FILENAME))
                         .collect::<Vec<_>>()
                         .join("\n")
                 })
