@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::identity::Identity;
+use crate::identity::{Identity, KeyFormat};
 
 const AFTER_HELP: &str = "\
 A key is named by its DID (did:key:z6Mk...). Spaces are DIDs; `--space NAME`
@@ -20,10 +20,14 @@ Examples:
   # Derive in turn: the key \"b\" under \"a\" under the passphrase key
   bgwasm id --passphrase \"my secret\" --derive a --derive b
 
-  # Make a new random keyfile (mode 0600, never overwrites) and print its DID
+  # Make a new random keyfile (mode 0600, never overwrites) and print its DID;
+  # it is in the reference form, which the reference system's tools read
   bgwasm id new --out operator.pem
 
-  # The DID of an existing keyfile
+  # The same as standard PKCS#8 PEM, for OpenSSL and other PKCS#8 tools
+  bgwasm id new --out operator.pem --format pkcs8
+
+  # The DID of an existing keyfile, in either form
   bgwasm id --identity operator.pem";
 
 /// Show the DID of a key, derive child keys, or make a new keyfile.
@@ -40,7 +44,7 @@ pub struct IdArgs {
     #[arg(long, value_name = "P")]
     pub passphrase: Option<String>,
 
-    /// Use the key in this PEM keyfile (PKCS#8, as `bgwasm id new` writes)
+    /// Use the key in this keyfile (the reference form or standard PKCS#8 PEM)
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 
@@ -59,15 +63,19 @@ pub enum IdCommand {
         /// Where to write the keyfile; it must not exist yet
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+
+        /// How to write the key between the PEM lines
+        #[arg(long, value_enum, default_value_t = KeyFormat::Reference)]
+        format: KeyFormat,
     },
 }
 
 /// Runs `bgwasm id`, writing the DID and a newline to `out`.
 pub fn run(args: &IdArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let identity = match (&args.command, &args.passphrase, &args.identity) {
-        (Some(IdCommand::New { out: path }), None, None) if args.derive.is_empty() => {
+        (Some(IdCommand::New { out: path, format }), None, None) if args.derive.is_empty() => {
             let identity = Identity::generate();
-            identity.write_pem_file(path)?;
+            identity.write_pem_file(path, *format)?;
             identity
         }
         (Some(IdCommand::New { .. }), ..) => bail!(
@@ -139,18 +147,34 @@ mod tests {
     #[test]
     fn new_writes_a_keyfile_that_identity_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.pem");
-        let path_str = path.to_str().unwrap();
-        let did = run_args(&["new", "--out", path_str]).unwrap();
-        assert!(did.starts_with("did:key:z6Mk"), "{did}");
-        assert_eq!(run_args(&["--identity", path_str]).unwrap(), did);
+        for (i, (format_args, body_start)) in [
+            (&[][..], "MMC4C"),
+            (&["--format", "reference"][..], "MMC4C"),
+            (&["--format", "pkcs8"][..], "MC4CA"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("k{i}.pem"));
+            let path_str = path.to_str().unwrap();
+            let mut argv = vec!["new", "--out", path_str];
+            argv.extend(format_args);
+            let did = run_args(&argv).unwrap();
+            assert!(did.starts_with("did:key:z6Mk"), "{did}");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let body = text.lines().nth(1).unwrap();
+            assert!(body.starts_with(body_start), "{format_args:?}: {text}");
+            assert_eq!(run_args(&["--identity", path_str]).unwrap(), did);
 
-        let child = run_args(&["--identity", path_str, "--derive", "x"]).unwrap();
-        let expected = Identity::from_pem_file(&path).unwrap().derive("x").did();
-        assert_eq!(child, format!("{expected}\n"));
+            let child = run_args(&["--identity", path_str, "--derive", "x"]).unwrap();
+            let expected = Identity::from_pem_file(&path).unwrap().derive("x").did();
+            assert_eq!(child, format!("{expected}\n"));
 
-        let err = run_args(&["new", "--out", path_str]).unwrap_err();
-        assert!(err.to_string().contains("already exists"), "{err}");
+            let err = run_args(&argv).unwrap_err();
+            assert!(err.to_string().contains("already exists"), "{err}");
+        }
+        let err = parse(&["new", "--out", "f", "--format", "der"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
     }
 
     #[test]
@@ -184,7 +208,10 @@ mod tests {
                 .contains("not both")
         );
         args.identity = None;
-        args.command = Some(IdCommand::New { out: "f".into() });
+        args.command = Some(IdCommand::New {
+            out: "f".into(),
+            format: KeyFormat::Reference,
+        });
         assert!(
             run(&args, &mut Vec::new())
                 .unwrap_err()
@@ -205,5 +232,6 @@ mod tests {
         let help = err.to_string();
         assert!(help.contains("bgwasm id new --out operator.pem"), "{help}");
         assert!(help.contains("--derive <NAME>"), "{help}");
+        assert!(help.contains("--format pkcs8"), "{help}");
     }
 }

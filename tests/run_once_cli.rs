@@ -3,17 +3,9 @@
 
 mod common;
 
-use common::fixture_path;
+use common::{bgwasm, fixture_path};
 use serde_json::{Value, json};
-use std::process::{Command, Output};
-
-fn bgwasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bgwasm"))
-        .args(args)
-        .env("BGWASM_CACHE_DIR", common::cache_dir())
-        .output()
-        .expect("running bgwasm")
-}
+use std::process::Output;
 
 fn fixture_arg(name: &str) -> String {
     fixture_path(name).to_string_lossy().into_owned()

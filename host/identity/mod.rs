@@ -7,7 +7,9 @@
 //!   signature over the child's name (ed25519 signatures are deterministic,
 //!   so this is a pure function of parent and name).
 //! - [`Did`]: `did:key:z` + base58btc(`0xed 0x01` ++ public key).
-//! - Keyfiles: PKCS#8 in PEM, see [`Identity::from_pem_file`].
+//! - Keyfiles: a PKCS#8 key in PEM, written in the reference form (`M` +
+//!   base64pad) or as standard PKCS#8 PEM ([`KeyFormat`]); both are read,
+//!   see [`Identity::from_pem_file`].
 //! - A space given by name is `from_passphrase(root).derive(name)` with the
 //!   root passphrase `"common user"` unless configured ([`SpaceRef`]).
 //! - The daemon's operator key comes from a keyfile or a passphrase
@@ -24,7 +26,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use did::{DID_KEY_PREFIX, Did, DidError, InvalidDid, SignatureInvalid};
-pub use keyfile::{KeyfileError, PKCS8_ED25519_PREFIX, PemError};
+pub use keyfile::{BodyError, KeyFormat, KeyfileError, PKCS8_ED25519_PREFIX, PemError};
 
 /// The root passphrase the reference system derives named spaces from.
 pub const DEFAULT_SPACE_ROOT_PASSPHRASE: &str = "common user";
@@ -78,9 +80,9 @@ impl Identity {
         self.key.sign(msg).to_bytes()
     }
 
-    /// The keyfile text (PKCS#8 PEM, as the reference system writes it).
-    pub fn to_pem(&self) -> String {
-        keyfile::seed_to_pem(self.key.as_bytes())
+    /// The keyfile text in `format`.
+    pub fn to_pem(&self, format: KeyFormat) -> String {
+        keyfile::seed_to_pem(self.key.as_bytes(), format)
     }
 
     /// Reads keyfile text; see [`Identity::from_pem_file`] for what is accepted.
@@ -88,18 +90,19 @@ impl Identity {
         keyfile::seed_from_pem(text).map(|seed| Identity::from_seed(&seed))
     }
 
-    /// Reads a keyfile: `-----BEGIN PRIVATE KEY-----`, the base64 of the
-    /// PKCS#8 bytes (prefix `302e020100300506032b657004220420` then the
-    /// seed), `-----END PRIVATE KEY-----`. Whitespace, CRLF and wrapped
-    /// base64 are fine; errors name the file.
+    /// Reads a keyfile: `-----BEGIN PRIVATE KEY-----`, the PKCS#8 bytes
+    /// (prefix `302e020100300506032b657004220420` then the seed) as the
+    /// reference system writes them (`M` + padded base64) or as OpenSSL does
+    /// (padded base64), `-----END PRIVATE KEY-----`. Whitespace, CRLF and
+    /// wrapped base64 are fine; errors name the file and the form expected.
     pub fn from_pem_file(path: &Path) -> Result<Identity, KeyfileError> {
         keyfile::read_seed_file(path).map(|seed| Identity::from_seed(&seed))
     }
 
-    /// Writes this identity as a new keyfile, mode 0600 on unix. Refuses to
-    /// replace an existing file.
-    pub fn write_pem_file(&self, path: &Path) -> Result<(), KeyfileError> {
-        keyfile::write_seed_file(path, self.key.as_bytes())
+    /// Writes this identity as a new keyfile in `format`, mode 0600 on unix.
+    /// Refuses to replace an existing file.
+    pub fn write_pem_file(&self, path: &Path, format: KeyFormat) -> Result<(), KeyfileError> {
+        keyfile::write_seed_file(path, self.key.as_bytes(), format)
     }
 }
 
@@ -261,17 +264,46 @@ mod tests {
     }
 
     #[test]
-    fn pem_round_trip_keeps_the_did() {
+    fn pem_round_trip_keeps_the_did_in_both_forms() {
         let id = Identity::from_passphrase("common user");
-        let pem = id.to_pem();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\nM"));
-        assert_eq!(Identity::from_pem(&pem).unwrap().did(), id.did());
-
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("op.pem");
-        let fresh = Identity::generate();
-        fresh.write_pem_file(&path).unwrap();
-        assert_eq!(Identity::from_pem_file(&path).unwrap().did(), fresh.did());
+        for (format, start) in [
+            (KeyFormat::Reference, "-----BEGIN PRIVATE KEY-----\nMMC4C"),
+            (KeyFormat::Pkcs8, "-----BEGIN PRIVATE KEY-----\nMC4C"),
+        ] {
+            let pem = id.to_pem(format);
+            assert!(pem.starts_with(start), "{pem}");
+            assert_eq!(Identity::from_pem(&pem).unwrap().did(), id.did());
+
+            let path = dir.path().join(format!("{format:?}.pem"));
+            let fresh = Identity::generate();
+            fresh.write_pem_file(&path, format).unwrap();
+            assert_eq!(Identity::from_pem_file(&path).unwrap().did(), fresh.did());
+        }
+    }
+
+    #[test]
+    fn zero_seed_keyfiles_name_the_reference_did() {
+        const ZERO_SEED_DID: &str = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
+        assert_eq!(
+            Identity::from_seed(&[0; 32]).did().to_string(),
+            ZERO_SEED_DID
+        );
+        for body in [
+            // The reference form, on one line and wrapped.
+            "MMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "MMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAAAAAAAAAA",
+            // Standard PKCS#8, as OpenSSL writes it, and wrapped.
+            "MC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "MC4CAQAwBQYDK2VwBCIEIAAAAAAA\r\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+            assert_eq!(
+                Identity::from_pem(&pem).unwrap().did().to_string(),
+                ZERO_SEED_DID,
+                "{body}"
+            );
+        }
     }
 
     #[test]
@@ -325,7 +357,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("operator.pem");
         let key = Identity::generate();
-        key.write_pem_file(&path).unwrap();
+        key.write_pem_file(&path, KeyFormat::Reference).unwrap();
         let by_file = operator_identity_from_env(Some(&path), Some("s3cret")).unwrap();
         assert_eq!(
             by_file.did(),

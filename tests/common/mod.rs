@@ -15,6 +15,15 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest-cache")
 }
 
+/// Runs the real `bgwasm` binary with `args` and the shared guest cache.
+pub fn bgwasm(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bgwasm"))
+        .args(args)
+        .env("BGWASM_CACHE_DIR", cache_dir())
+        .output()
+        .expect("running bgwasm")
+}
+
 pub fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
