@@ -5,9 +5,13 @@
 //! - the time to instantiate a space's sandbox;
 //! - a fresh instance plus its first run of a trivial handler;
 //! - a warm run of a trivial handler;
-//! - resident memory per live, idle instance, with 200 of them live.
+//! - resident memory per live, idle instance, with 200 of them live;
+//! - the guest memory a 20 MB response body peaks at, streamed chunk by
+//!   chunk (`getReader`), and read whole (`arrayBuffer`) for comparison.
 
-use bgwasm::sandbox::{EngineOptions, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox};
+use bgwasm::sandbox::{
+    EgressPolicy, EngineOptions, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,4 +112,89 @@ async fn bench() {
         after as f64 / (1 << 20) as f64
     );
     assert_eq!(live.iter().filter(|s| s.is_live()).count(), LIVE_INSTANCES);
+    drop(live);
+
+    streamed_body().await;
+}
+
+const BODY_BYTES: usize = 20_000_000;
+
+/// A loopback server that answers every request with `BODY_BYTES` bytes.
+async fn body_server() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head).await;
+                let header = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {BODY_BYTES}\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(header.as_bytes()).await;
+                let chunk = vec![b'x'; 64 << 10];
+                let mut sent = 0;
+                while sent < BODY_BYTES {
+                    let n = chunk.len().min(BODY_BYTES - sent);
+                    if stream.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    sent += n;
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn streamed_body() {
+    let addr = body_server().await;
+    let engine = SandboxEngine::new(EngineOptions {
+        egress: EgressPolicy::new(true, vec![]),
+        ..EngineOptions::default()
+    })
+    .await
+    .expect("engine");
+    let limits = Limits {
+        max_response_bytes: 32 << 20,
+        memory_bytes: 128 << 20,
+        ..Limits::default()
+    };
+    let streamed = r#"
+        export async function bgUpdater(event) {
+          const reader = (await fetch(event.url)).body.getReader();
+          let bytes = 0;
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return bytes;
+            bytes += value.byteLength;
+          }
+        }"#;
+    let whole = r#"
+        export async function bgUpdater(event) {
+          return (await (await fetch(event.url)).arrayBuffer()).byteLength;
+        }"#;
+    let event = serde_json::json!({ "url": format!("http://{addr}/") });
+    for (name, source) in [
+        ("streamed (getReader)", streamed),
+        ("read whole (arrayBuffer)", whole),
+    ] {
+        let mut sandbox = SpaceSandbox::new(engine.clone(), "body", limits);
+        let report = sandbox
+            .run(
+                &Piece::new("body", source),
+                &event,
+                Arc::new(MemoryCells::default()),
+            )
+            .await;
+        assert!(report.outcome.ok, "{:?}", report.outcome.error);
+        assert_eq!(report.outcome.value, Some(serde_json::json!(BODY_BYTES)));
+        println!(
+            "{:<44} {:>8.1} MiB guest memory peak   ({} ms)",
+            format!("20 MB body, {name}"),
+            report.outcome.memory_peak_bytes as f64 / (1 << 20) as f64,
+            report.outcome.duration_ms
+        );
+    }
 }

@@ -157,7 +157,7 @@
     if (bytes.length === 0) throw domError("importKey: an HMAC key cannot be empty", "DataError");
     const list = checkUsages(usages, ["sign", "verify"], "importKey");
     if (list.length === 0) throw domError("importKey: a secret key needs at least one usage", "SyntaxError");
-    return makeKey("secret", extractable, { name: "HMAC", hash: { name: hash }, length: bytes.length * 8 }, list, bytes);
+    return makeKey("secret", extractable, { name: "HMAC", length: bytes.length * 8, hash: { name: hash } }, list, bytes);
   }
 
   function importEd25519(format, keyData, extractable, usages) {
@@ -231,7 +231,7 @@
         if (!Number.isInteger(bits) || bits <= 0 || bits % 8 !== 0) throw domError("generateKey: the HMAC length must be a positive multiple of 8 bits", "OperationError");
         const list = checkUsages(usages, ["sign", "verify"], "generateKey");
         if (list.length === 0) throw domError("generateKey: a secret key needs at least one usage", "SyntaxError");
-        return makeKey("secret", extractable, { name: "HMAC", hash: { name: hash }, length: bits }, list, new Uint8Array(natives.randomBytes(bits / 8)));
+        return makeKey("secret", extractable, { name: "HMAC", length: bits, hash: { name: hash } }, list, new Uint8Array(natives.randomBytes(bits / 8)));
       }
       const list = checkUsages(usages, ["sign", "verify"], "generateKey");
       const seed = new Uint8Array(natives.randomBytes(32));

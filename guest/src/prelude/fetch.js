@@ -15,7 +15,7 @@
   internal.resetHooks.push(() => pendingFetches.clear());
 
   const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
-  const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"]);
+  const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   const SIGNAL = Symbol("signal");
 
