@@ -31,6 +31,11 @@ const PRELUDE: &str = concat!(
     include_str!("prelude/timers.js"),
     include_str!("prelude/url.js"),
     include_str!("prelude/fetch.js"),
+    include_str!("prelude/events.js"),
+    include_str!("prelude/abort.js"),
+    include_str!("prelude/base64.js"),
+    include_str!("prelude/clone.js"),
+    include_str!("prelude/misc.js"),
 );
 
 thread_local! {
