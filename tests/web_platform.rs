@@ -101,6 +101,11 @@ async fn misc() {
     run_conformance("misc.js").await;
 }
 
+#[tokio::test]
+async fn streams() {
+    run_conformance("streams.js").await;
+}
+
 fn assert_js_error(report: &RunReport, needle: &str) {
     let error = report
         .outcome

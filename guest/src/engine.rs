@@ -36,6 +36,7 @@ const PRELUDE: &str = concat!(
     include_str!("prelude/base64.js"),
     include_str!("prelude/clone.js"),
     include_str!("prelude/misc.js"),
+    include_str!("prelude/streams.js"),
 );
 
 thread_local! {
