@@ -106,6 +106,11 @@ async fn streams() {
     run_conformance("streams.js").await;
 }
 
+#[tokio::test]
+async fn blob() {
+    run_conformance("blob.js").await;
+}
+
 fn assert_js_error(report: &RunReport, needle: &str) {
     let error = report
         .outcome

@@ -37,6 +37,7 @@ const PRELUDE: &str = concat!(
     include_str!("prelude/clone.js"),
     include_str!("prelude/misc.js"),
     include_str!("prelude/streams.js"),
+    include_str!("prelude/blob.js"),
 );
 
 thread_local! {

@@ -116,11 +116,20 @@
       if (!headers.has("content-type")) headers.set("content-type", "application/x-www-form-urlencoded;charset=UTF-8");
       return body.toString();
     }
+    if (body instanceof internal.FormData) {
+      const { bytes, contentType } = internal.encodeFormData(body);
+      if (!headers.has("content-type")) headers.set("content-type", contentType);
+      return bytes.buffer;
+    }
+    if (body instanceof internal.Blob) {
+      if (!headers.has("content-type") && body.type) headers.set("content-type", body.type);
+      return internal.bodyBytes(body).slice().buffer;
+    }
     if (body instanceof ArrayBuffer) return body;
     if (ArrayBuffer.isView(body)) {
       return new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice().buffer;
     }
-    throw new TypeError("fetch: the body must be a string, an ArrayBuffer, a typed array or URLSearchParams; use JSON.stringify for objects");
+    throw new TypeError("fetch: the body must be a string, an ArrayBuffer, a typed array, URLSearchParams, a Blob or FormData; use JSON.stringify for objects");
   }
 
   function fetch(input, init = {}) {
