@@ -10,6 +10,17 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// A sandbox engine on the shared guest cache that lets pieces reach the
+/// tests' servers on 127.0.0.1.
+pub async fn engine() -> Arc<bgwasm::sandbox::SandboxEngine> {
+    bgwasm::sandbox::SandboxEngine::new(bgwasm::sandbox::EngineOptions {
+        cache_dir: Some(cache_dir()),
+        egress: bgwasm::sandbox::EgressPolicy::new(true, vec![]),
+    })
+    .await
+    .expect("the sandbox engine starts")
+}
+
 /// The compiled-guest cache the tests share, inside cargo's target dir.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest-cache")
@@ -37,7 +48,8 @@ pub fn fixture(name: &str) -> String {
 /// A test HTTP server. Routes:
 /// - `/json`: `{"hello":"world"}` as application/json;
 /// - `/delay/MS`: answers `delayed MS` after MS milliseconds;
-/// - `/echo`: answers the request body, with the `x-piece` header as `x-echo`;
+/// - `/echo`: answers the request body, with the `x-piece` header as `x-echo`
+///   and the request's content type as `x-echo-content-type`;
 /// - `/redirect?to=URL`: a 302 to URL;
 /// - `/loop`: a 302 to itself;
 /// - `/bytes/N`: N bytes;
@@ -115,11 +127,13 @@ async fn serve(mut stream: TcpStream) {
     let path = parts.next().unwrap_or("/").to_owned();
     let mut content_length = 0usize;
     let mut piece_header = String::new();
+    let mut request_type = String::new();
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
             match name.trim().to_ascii_lowercase().as_str() {
                 "content-length" => content_length = value.trim().parse().unwrap_or(0),
                 "x-piece" => piece_header = value.trim().to_owned(),
+                "content-type" => request_type = value.trim().to_owned(),
                 _ => {}
             }
         }
@@ -155,7 +169,7 @@ async fn serve(mut stream: TcpStream) {
         (
             "200 OK",
             "text/plain",
-            format!("x-echo: {piece_header}\r\n"),
+            format!("x-echo: {piece_header}\r\nx-echo-content-type: {request_type}\r\n"),
             body,
         )
     } else if let Some(size) = path.strip_prefix("/bytes/") {
