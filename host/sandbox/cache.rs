@@ -16,6 +16,30 @@ use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 
 /// The guest component, as `build.rs` built it.
 static GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
+
+/// The guest to run: the embedded one, or the component file that
+/// `BGWASM_GUEST_WASM` names — a development aid, to try a guest change
+/// without rebuilding the host (`cargo build` in `guest/`, then point the
+/// variable at `target/guest/wasm32-wasip2/release/bgwasm_guest.wasm`).
+fn guest_wasm() -> Result<&'static [u8], SandboxError> {
+    static OVERRIDE: std::sync::OnceLock<Option<Result<Vec<u8>, String>>> =
+        std::sync::OnceLock::new();
+    let chosen = OVERRIDE.get_or_init(|| {
+        std::env::var_os("BGWASM_GUEST_WASM").map(|path| {
+            std::fs::read(&path).map_err(|e| {
+                format!(
+                    "cannot read the guest named by BGWASM_GUEST_WASM ({}): {e}; unset it to use the built-in guest",
+                    Path::new(&path).display()
+                )
+            })
+        })
+    });
+    match chosen {
+        None => Ok(GUEST_WASM),
+        Some(Ok(bytes)) => Ok(bytes),
+        Some(Err(problem)) => Err(SandboxError::Setup(anyhow::anyhow!("{problem}"))),
+    }
+}
 /// Bumped when the way the artifact is made changes.
 const ARTIFACT_FORMAT: &str = "wizer-1";
 
@@ -33,13 +57,13 @@ pub fn default_dir() -> PathBuf {
 }
 
 /// The cache file for this guest and this engine configuration.
-fn artifact_path(engine: &wasmtime::Engine, dir: &Path) -> PathBuf {
+fn artifact_path(engine: &wasmtime::Engine, dir: &Path, guest: &[u8]) -> PathBuf {
     let mut config_hash = std::collections::hash_map::DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
         .hash(&mut config_hash);
     let mut key = Sha256::new();
-    key.update(GUEST_WASM);
+    key.update(guest);
     key.update(config_hash.finish().to_le_bytes());
     key.update(ARTIFACT_FORMAT);
     let key = hex::encode(&key.finalize()[..12]);
@@ -51,7 +75,8 @@ fn artifact_path(engine: &wasmtime::Engine, dir: &Path) -> PathBuf {
 static COMPILING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub async fn load_guest(engine: &wasmtime::Engine, dir: &Path) -> Result<Component, SandboxError> {
-    let path = artifact_path(engine, dir);
+    let guest = guest_wasm()?;
+    let path = artifact_path(engine, dir, guest);
     let _one_at_a_time = COMPILING.lock().await;
     if path.exists() {
         // SAFETY: the file was written by `precompile_component` of an engine
@@ -65,7 +90,9 @@ pub async fn load_guest(engine: &wasmtime::Engine, dir: &Path) -> Result<Compone
         }
     }
     let started = std::time::Instant::now();
-    let snapshot = preinitialise(engine).await.map_err(SandboxError::Setup)?;
+    let snapshot = preinitialise(engine, guest)
+        .await
+        .map_err(SandboxError::Setup)?;
     let artifact = engine
         .precompile_component(&snapshot)
         .map_err(|e| SandboxError::Setup(anyhow::Error::from(e).context("compiling the guest")))?;
@@ -101,7 +128,7 @@ impl WasiView for InitState {
 }
 
 /// Runs the guest's `wizer-initialize` and snapshots the instance.
-async fn preinitialise(engine: &wasmtime::Engine) -> anyhow::Result<Vec<u8>> {
+async fn preinitialise(engine: &wasmtime::Engine, guest: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut linker = Linker::<InitState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     let mut store = wasmtime::Store::new(
@@ -115,7 +142,7 @@ async fn preinitialise(engine: &wasmtime::Engine) -> anyhow::Result<Vec<u8>> {
     let (snapshot, _) = wasmtime_wizer::Wizer::new()
         .init_func("wizer-initialize")
         .keep_init_func(true)
-        .run_component(&mut store, GUEST_WASM, async |store, component| {
+        .run_component(&mut store, guest, async |store, component| {
             stub_sandbox_imports(engine, &mut linker, component)?;
             linker.instantiate_async(store, component).await
         })
