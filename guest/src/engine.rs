@@ -12,8 +12,9 @@ use javy::quickjs::{Ctx, Function, Module, Object, Persistent, Value, context::E
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// How much QuickJS allocates between garbage collections. javy's default
-/// never collects.
+/// How much QuickJS allocates between garbage collections, at first (after
+/// a collection QuickJS lets the heap grow by half). javy's default never
+/// collects.
 const GC_THRESHOLD_BYTES: usize = 1 << 20;
 /// QuickJS's own stack limit. It sits below the wasm stack wasmtime allows, so
 /// deep recursion ends as a catchable JavaScript error, not a trap.
@@ -53,7 +54,8 @@ impl Engine {
         let prelude = runtime.context().with(|ctx| {
             natives::register(&ctx).expect("the natives register");
             let prelude = Prelude::evaluate(&ctx);
-            ffi::track_rejections(&ctx, prelude.restore(&ctx).on_rejection);
+            ffi::track_rejections(&ctx, prelude.restore(&ctx).on_rejection());
+            ffi::settle_heap(&ctx, GC_THRESHOLD_BYTES);
             prelude
         });
         Self {
@@ -110,7 +112,7 @@ impl Engine {
             let handler = handler
                 .restore(&ctx)
                 .expect("handlers live as long as the engine");
-            let watched: Object = match entries.start.call((handler, event, space, piece_id)) {
+            let watched: Object = match entries.start().call((handler, event, space, piece_id)) {
                 Ok(watched) => watched,
                 Err(_) => {
                     let thrown = Thrown::describe(&ctx, &entries, ctx.catch());
@@ -118,7 +120,7 @@ impl Engine {
                 }
             };
             let outcome = event_loop::drive(&ctx, &entries, piece_id, &Watched(watched));
-            let _ = entries.reset.call::<_, ()>(());
+            let _ = entries.reset().call::<_, ()>(());
             let value = outcome?;
             serialize(&ctx, &entries, piece_id, value)
         })
@@ -164,7 +166,7 @@ fn starts_statement(line: &str, keyword: &str) -> bool {
 
 fn load_module<'js>(
     ctx: &Ctx<'js>,
-    entries: &Entries<'js>,
+    entries: &Entries<'_, 'js>,
     piece_id: &str,
     source: &str,
 ) -> Result<Value<'js>, RunError> {
@@ -182,7 +184,10 @@ fn load_module<'js>(
             ErrorKind::JsError,
         )
     })?;
-    let watched: Object = entries.watch.call((promise,)).expect("watching a promise");
+    let watched: Object = entries
+        .watch()
+        .call((promise,))
+        .expect("watching a promise");
     event_loop::drive(ctx, entries, piece_id, &Watched(watched)).map_err(|mut error| {
         error.message = error.message.replacen("failed", "failed while loading", 1);
         error
@@ -195,7 +200,7 @@ fn load_module<'js>(
         )
     })?;
     Ok(entries
-        .find_handler
+        .find_handler()
         .call((namespace,))
         .unwrap_or_else(|_| Value::new_undefined(ctx.clone())))
 }
@@ -204,7 +209,7 @@ fn load_module<'js>(
 /// space do not share globals by accident; a global `bgUpdater` still counts.
 fn load_script<'js>(
     ctx: &Ctx<'js>,
-    entries: &Entries<'js>,
+    entries: &Entries<'_, 'js>,
     piece_id: &str,
     source: &str,
 ) -> Result<Value<'js>, RunError> {
@@ -235,11 +240,11 @@ fn load_script<'js>(
 /// The handler's resolved value as JSON text.
 fn serialize<'js>(
     ctx: &Ctx<'js>,
-    entries: &Entries<'js>,
+    entries: &Entries<'_, 'js>,
     piece_id: &str,
     value: Value<'js>,
 ) -> Result<Option<String>, RunError> {
-    let result: Object = entries.serialize.call((value,)).map_err(|_| {
+    let result: Object = entries.serialize().call((value,)).map_err(|_| {
         Thrown::describe(ctx, entries, ctx.catch()).into_error(
             piece_id,
             "returned a value that cannot be read",

@@ -40,17 +40,10 @@ impl<'js> Watched<'js> {
 /// when nothing is left and the promise is still pending, it cannot settle.
 pub fn drive<'js>(
     ctx: &Ctx<'js>,
-    entries: &Entries<'js>,
+    entries: &Entries<'_, 'js>,
     piece_id: &str,
     watched: &Watched<'js>,
 ) -> Result<Value<'js>, RunError> {
-    let Entries {
-        take_detached_error: take_detached,
-        fetch_done,
-        body_chunk,
-        timer_fired,
-        ..
-    } = entries;
     loop {
         drain_jobs(ctx)
             .map_err(|thrown| thrown.into_error(piece_id, "failed", ErrorKind::JsError))?;
@@ -58,7 +51,7 @@ pub fn drive<'js>(
             let thrown = Thrown::describe(ctx, entries, watched.error());
             return Err(thrown.into_error(piece_id, "failed", ErrorKind::JsError));
         }
-        if let Ok(Some(detached)) = take_detached.call::<_, Option<Object>>(()) {
+        if let Ok(Some(detached)) = entries.take_detached_error().call::<_, Option<Object>>(()) {
             let origin: String = detached.get("origin").unwrap_or_default();
             let context = if origin == "uncaught" {
                 "failed in a timer callback"
@@ -76,11 +69,11 @@ pub fn drive<'js>(
         }
         for completion in events::wait() {
             let delivered = match completion {
-                Completion::Timer(id) => timer_fired.call::<_, ()>((id,)),
+                Completion::Timer(id) => entries.timer_fired().call::<_, ()>((id,)),
                 Completion::Fetch(done) => match done.outcome {
                     Ok(response) => response_object(ctx, response)
-                        .and_then(|r| fetch_done.call::<_, ()>((done.id, r))),
-                    Err(reason) => fetch_done.call::<_, ()>((
+                        .and_then(|r| entries.fetch_done().call::<_, ()>((done.id, r))),
+                    Err(reason) => entries.fetch_done().call::<_, ()>((
                         done.id,
                         Value::new_undefined(ctx.clone()),
                         reason,
@@ -88,9 +81,9 @@ pub fn drive<'js>(
                 },
                 Completion::Body(chunk) => match chunk.chunk {
                     Ok(Some(bytes)) => natives::array_buffer(ctx, bytes)
-                        .and_then(|buffer| body_chunk.call::<_, ()>((chunk.id, buffer))),
-                    Ok(None) => body_chunk.call::<_, ()>((chunk.id,)),
-                    Err(reason) => body_chunk.call::<_, ()>((
+                        .and_then(|buffer| entries.body_chunk().call::<_, ()>((chunk.id, buffer))),
+                    Ok(None) => entries.body_chunk().call::<_, ()>((chunk.id,)),
+                    Err(reason) => entries.body_chunk().call::<_, ()>((
                         chunk.id,
                         Value::new_undefined(ctx.clone()),
                         reason,

@@ -71,3 +71,23 @@ pub fn execute_pending_job(ctx: &Ctx<'_>) -> Result<bool, ()> {
         _ => Err(()),
     }
 }
+
+/// Collects garbage now and lets the heap grow `headroom` bytes before the
+/// next collection. Run once after the prelude is evaluated, before the
+/// snapshot: otherwise the threshold left by the last collection during
+/// pre-initialisation sits just above the heap, and a fresh instance's first
+/// run collects at once — marking every object of the snapshot, which
+/// touches (and so copies) every page of it. Returns the live heap's size.
+pub fn settle_heap(ctx: &Ctx<'_>, headroom: usize) -> usize {
+    // SAFETY: the runtime pointer comes from a live context whose lock the
+    // caller holds; `usage` is a plain struct QuickJS fills in.
+    unsafe {
+        let rt = qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+        qjs::JS_RunGC(rt);
+        let mut usage = std::mem::MaybeUninit::<qjs::JSMemoryUsage>::zeroed();
+        qjs::JS_ComputeMemoryUsage(rt, usage.as_mut_ptr());
+        let live = usage.assume_init().malloc_size.max(0) as usize;
+        qjs::JS_SetGCThreshold(rt, (live + headroom) as _);
+        live
+    }
+}

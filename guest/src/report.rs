@@ -15,8 +15,8 @@ pub struct Thrown {
 impl Thrown {
     /// Describes `value` with the prelude's `errorReport`, which copes with any
     /// thrown value, `Error` or not.
-    pub fn describe<'js>(ctx: &Ctx<'js>, entries: &Entries<'js>, value: Value<'js>) -> Self {
-        let described = entries.error_report.call::<_, Object>((value,));
+    pub fn describe<'js>(ctx: &Ctx<'js>, entries: &Entries<'_, 'js>, value: Value<'js>) -> Self {
+        let described = entries.error_report().call::<_, Object>((value,));
         match described {
             Ok(report) => Self::from_report(&report),
             Err(_) => {

@@ -8,7 +8,7 @@ test("navigator describes the sandbox", () => {
   assertThrows(() => new Navigator(), TypeError, "Illegal constructor");
 });
 
-test("performance.now() counts milliseconds from the start of the run", async () => {
+test("performance.now() counts milliseconds from the sandbox's start", async () => {
   const first = performance.now();
   assert(first >= 0 && first < 60000, `now() = ${first}`);
   await delay(30);
@@ -16,7 +16,7 @@ test("performance.now() counts milliseconds from the start of the run", async ()
   assert(second - first >= 25, `30 ms later, now() went from ${first} to ${second}`);
   const wall = Date.now();
   assert(Math.abs(performance.timeOrigin + performance.now() - wall) < 1000, "timeOrigin + now() is about Date.now()");
-  assert(Date.now() - performance.timeOrigin < 60000, "the origin is this run's start");
+  assert(Date.now() - performance.timeOrigin < 60000, "the origin is this sandbox's start");
 });
 
 test("performance.mark and measure record entries", async () => {

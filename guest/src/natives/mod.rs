@@ -39,6 +39,10 @@ pub fn register(ctx: &Ctx<'_>) -> Result<()> {
         Function::new(ctx.clone(), whatwg_url::url_parse)?,
     )?;
     natives.set("urlSet", Function::new(ctx.clone(), whatwg_url::url_set)?)?;
+    natives.set(
+        "loadPrelude",
+        Function::new(ctx.clone(), crate::prelude::load_lazy)?,
+    )?;
     encoding::register(ctx, &natives)?;
     crypto::register(ctx, &natives)?;
     compression::register(ctx, &natives)?;

@@ -87,7 +87,7 @@
     stream() {
       const bytes = this.#bytes;
       let offset = 0;
-      return new internal.ReadableStream({
+      return new (internal.load("streams").ReadableStream)({
         type: "bytes",
         pull(controller) {
           if (offset >= bytes.length) {

@@ -13,7 +13,7 @@
 
   // Body reads waiting for the host, by fetch id.
   const hostReads = new Map();
-  internal.resetHooks.push(() => hostReads.clear());
+  const forget = () => hostReads.clear();
 
   // A body's state: { kind: "bytes" | "host" | "stream", bytes, id, url,
   // stream, used, aborted }. `null` is no body at all.
@@ -31,14 +31,14 @@
     if (ArrayBuffer.isView(init)) {
       return { state: bytes(new Uint8Array(init.buffer, init.byteOffset, init.byteLength).slice()), type: null };
     }
-    if (internal.Blob && init instanceof internal.Blob) {
+    if (internal.loaded("blob") && init instanceof internal.Blob) {
       return { state: bytes(internal.bodyBytes(init)), type: init.type || null };
     }
-    if (internal.FormData && init instanceof internal.FormData) {
+    if (internal.loaded("blob") && init instanceof internal.FormData) {
       const encoded = internal.encodeFormData(init);
       return { state: bytes(encoded.bytes), type: encoded.contentType };
     }
-    if (internal.ReadableStream && init instanceof internal.ReadableStream) {
+    if (internal.loaded("streams") && init instanceof internal.ReadableStream) {
       if (init.locked) throw new TypeError("the body stream is locked: it is being read elsewhere");
       return { state: { kind: "stream", stream: init, used: false }, type: null };
     }
@@ -68,6 +68,7 @@
     if (state.done) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       hostReads.set(state.id, { resolve, reject, state });
+      internal.dirty.add(forget);
       natives.fetchReadBody(state.id);
     });
   }
@@ -110,7 +111,7 @@
           }
         },
       };
-    return new internal.ReadableStream(source, { highWaterMark: 0 });
+    return new (internal.load("streams").ReadableStream)(source, { highWaterMark: 0 });
   }
 
   function concat(chunks, total) {
@@ -158,7 +159,7 @@
   }
 
   function parseFormData(bytes, type) {
-    const form = new internal.FormData();
+    const form = new (internal.load("blob").FormData)();
     if (/^application\/x-www-form-urlencoded/i.test(type)) {
       for (const [name, value] of new internal.URLSearchParams(internal.utf8Decode(bytes))) form.append(name, value);
       return form;
@@ -236,7 +237,7 @@
       },
       async blob() {
         const bytes = await consume(this, "blob");
-        return new internal.Blob([bytes], { type: mimeOf(this) });
+        return new (internal.load("blob").Blob)([bytes], { type: mimeOf(this) });
       },
       async formData() {
         return parseFormData(await consume(this, "formData"), mimeOf(this));

@@ -124,7 +124,7 @@
         }
         if (UNCLONEABLE.includes(tag) || tag.endsWith("Iterator")) throw uncloneable(value);
     }
-    if (internal.Blob && value instanceof internal.Blob) return remember(internal.cloneBlob(value));
+    if (internal.loaded("blob") && value instanceof internal.Blob) return remember(internal.cloneBlob(value));
     for (const platform of internal.uncloneable) if (value instanceof platform) throw uncloneable(value);
     return undefined;
   }
@@ -166,7 +166,7 @@
   }
 
   // Platform objects that are not serializable; later files add theirs.
-  internal.uncloneable = ["EventTarget", "Event", "AbortController", "URL", "URLSearchParams", "Headers", "Response"].map((name) => internal[name]).filter(Boolean);
+  internal.uncloneable.push(...["EventTarget", "Event", "AbortController", "URL", "URLSearchParams", "Headers", "Request", "Response"].map((name) => internal[name]).filter(Boolean));
   internal.structuredClone = structuredClone;
   internal.define("structuredClone", structuredClone);
 })();

@@ -12,7 +12,7 @@
 
   // Fetches waiting for their response's head, by host id.
   const pendingFetches = new Map();
-  internal.resetHooks.push(() => pendingFetches.clear());
+  const forget = () => pendingFetches.clear();
 
   const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
   const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
@@ -172,6 +172,7 @@
         signal.addEventListener("abort", pending.onAbort, { once: true });
       }
       pendingFetches.set(id, pending);
+      internal.dirty.add(forget);
     });
   }
 

@@ -1,5 +1,7 @@
 // reportError, navigator and performance (High Resolution Time and User
-// Timing). Time origin: the start of the current run (or of loading a piece).
+// Timing). Time origin: the first use of the clock in this sandbox instance,
+// as a Deno process's starts with the process; marks and measures last one
+// run.
 (function () {
   "use strict";
   const internal = globalThis.__bgwasm_internal;
@@ -19,16 +21,13 @@
     return clock() - origin;
   };
   const entries = [];
-  internal.resetHooks.push(() => {
-    origin = undefined;
+  const forget = () => {
     entries.length = 0;
-  });
-  // The time origin is the start of each run.
-  const start = internal.start;
-  internal.start = function (...args) {
-    startClock();
-    return start.apply(this, args);
   };
+  function record(entry) {
+    entries.push(entry);
+    internal.dirty.add(forget);
+  }
 
   function reportError(error) {
     internal.requireArgs(arguments.length, 1, "reportError");
@@ -67,7 +66,7 @@
       internal.requireArgs(arguments.length, 1, "Failed to construct 'PerformanceMark'");
       const startTime = options && options.startTime !== undefined ? Number(options.startTime) : internal.now();
       if (!(startTime >= 0)) throw new TypeError(`PerformanceMark: startTime must be a non-negative number, not ${options.startTime}`);
-      const detail = options && options.detail !== undefined ? internal.structuredClone(options.detail) : null;
+      const detail = options && options.detail !== undefined ? internal.load("clone").structuredClone(options.detail) : null;
       super(ILLEGAL, { name: String(name), entryType: "mark", startTime, duration: 0, detail });
     }
   }
@@ -99,7 +98,7 @@
     mark(name, options = undefined) {
       internal.requireArgs(arguments.length, 1, "performance.mark");
       const mark = new PerformanceMark(name, options);
-      entries.push(mark);
+      record(mark);
       return mark;
     }
     measure(name, start = undefined, end = undefined) {
@@ -115,13 +114,13 @@
         const duration = start.duration === undefined ? undefined : Number(start.duration);
         endTime = start.end !== undefined ? markTime(start.end, what) : start.start !== undefined && duration !== undefined ? markTime(start.start, what) + duration : internal.now();
         startTime = start.start !== undefined ? markTime(start.start, what) : duration !== undefined ? endTime - duration : 0;
-        detail = start.detail === undefined ? null : internal.structuredClone(start.detail);
+        detail = start.detail === undefined ? null : internal.load("clone").structuredClone(start.detail);
       } else {
         if (start !== undefined) startTime = markTime(String(start), what);
         endTime = end === undefined ? internal.now() : markTime(String(end), what);
       }
       const measure = new PerformanceMeasure(ILLEGAL, { name: String(name), entryType: "measure", startTime, duration: endTime - startTime, detail });
-      entries.push(measure);
+      record(measure);
       return measure;
     }
     getEntries() {

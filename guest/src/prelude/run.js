@@ -17,7 +17,6 @@
     hasUncaughtError = false;
     uncaughtError = undefined;
   }
-  internal.resetHooks.push(clearDetached);
 
   internal.recordUncaught = function (error) {
     if (!hasUncaughtError) {
@@ -104,7 +103,10 @@
     },
     // Forgets whatever a run left behind.
     reset() {
-      for (const hook of internal.resetHooks) hook();
+      const dirty = internal.dirty;
+      if (dirty.size === 0) return;
+      for (const hook of dirty) hook();
+      dirty.clear();
     },
   });
 })();

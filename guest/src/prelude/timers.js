@@ -7,7 +7,11 @@
 
   // Callbacks of armed timers, by host id.
   const armedTimers = new Map();
-  internal.resetHooks.push(() => armedTimers.clear());
+  const forget = () => armedTimers.clear();
+  function arm(id, timer) {
+    armedTimers.set(id, timer);
+    internal.dirty.add(forget);
+  }
 
   function delayOf(delay) {
     const ms = Number(delay);
@@ -23,7 +27,7 @@
   function setTimeout(callback, delay, ...args) {
     checkCallback(callback, "setTimeout");
     const id = natives.timerStart(delayOf(delay), "once");
-    armedTimers.set(id, { repeat: false, fire: () => callback(...args) });
+    arm(id, { repeat: false, fire: () => callback(...args) });
     return id;
   }
 
@@ -40,7 +44,7 @@
     const ms = Math.max(delayOf(delay), 1);
     const name = `${callback.name || "an anonymous callback"} set at ${caller()}`;
     const id = natives.timerStart(ms, "interval", name);
-    armedTimers.set(id, { repeat: true, fire: () => callback(...args) });
+    arm(id, { repeat: true, fire: () => callback(...args) });
     return id;
   }
 
@@ -48,7 +52,7 @@
   // run alive (as Deno's unrefTimer). For AbortSignal.timeout.
   internal.setUnrefTimeout = function (callback, delay) {
     const id = natives.timerStart(delayOf(delay), "unref");
-    armedTimers.set(id, { repeat: false, fire: callback });
+    arm(id, { repeat: false, fire: callback });
     return id;
   };
 
