@@ -3,32 +3,12 @@
 
 mod common;
 
-use bgwasm::sandbox::{
-    EgressPolicy, EngineOptions, ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport,
-    SandboxEngine, SpaceSandbox,
-};
-use common::{TestServer, fixture};
+use bgwasm::sandbox::{ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport, SpaceSandbox};
+use common::{TestServer, engine, fixture, limits};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-async fn engine() -> Arc<SandboxEngine> {
-    SandboxEngine::new(EngineOptions {
-        cache_dir: Some(common::cache_dir()),
-        // The tests' servers listen on 127.0.0.1.
-        egress: EgressPolicy::new(true, vec![]),
-    })
-    .await
-    .expect("the sandbox engine starts")
-}
-
-fn limits() -> Limits {
-    Limits {
-        timeout: Duration::from_secs(20),
-        ..Limits::default()
-    }
-}
 
 async fn run_fixture(name: &str, event: serde_json::Value) -> RunReport {
     let mut sandbox = SpaceSandbox::new(engine().await, "test-space", limits());

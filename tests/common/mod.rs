@@ -1,7 +1,9 @@
 //! What the integration tests share: a small HTTP server on 127.0.0.1 that
-//! the tests start themselves, the guest cache location, and fixture loading.
+//! the tests start themselves, the guest cache location, a sandbox engine
+//! and limits, and fixture loading.
 #![allow(dead_code)]
 
+use bgwasm::sandbox::{EgressPolicy, EngineOptions, Limits, SandboxEngine};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +15,25 @@ use tokio::net::{TcpListener, TcpStream};
 /// The compiled-guest cache the tests share, inside cargo's target dir.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest-cache")
+}
+
+/// A sandbox engine on the shared guest cache whose pieces may fetch from
+/// the tests' servers on 127.0.0.1.
+pub async fn engine() -> Arc<SandboxEngine> {
+    SandboxEngine::new(EngineOptions {
+        cache_dir: Some(cache_dir()),
+        egress: EgressPolicy::new(true, vec![]),
+    })
+    .await
+    .expect("the sandbox engine starts")
+}
+
+/// The default limits with a timeout generous enough for a loaded machine.
+pub fn limits() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    }
 }
 
 pub fn fixture_path(name: &str) -> PathBuf {
