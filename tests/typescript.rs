@@ -82,6 +82,22 @@ async fn the_stack_is_remapped_on_every_run_of_a_loaded_piece() {
 }
 
 #[tokio::test]
+async fn a_stack_the_piece_logs_names_the_typescript_line_too() {
+    let engine = engine().await;
+    let mut sandbox = SpaceSandbox::new(engine.clone(), "ts-space", limits());
+    let piece = ts_piece("ts_logs_stack.ts");
+    for _ in 0..2 {
+        let report = run(&mut sandbox, &piece, json!({})).await;
+        assert_eq!(report.outcome.value, Some(json!("logged")));
+        let logged = &report.outcome.logs[0].message;
+        assert!(logged.contains("at risky (ts_logs_stack:5:13)"), "{logged}");
+    }
+    // The second run found the map in the cache rather than stripping again.
+    let stats = engine.strip_cache().stats();
+    assert_eq!((stats.strips, stats.hits), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
 async fn a_type_syntax_error_is_a_syntax_error_naming_its_line() {
     let mut sandbox = SpaceSandbox::new(engine().await, "ts-space", limits());
     let report = run(&mut sandbox, &ts_piece("ts_syntax_error.ts"), json!({})).await;

@@ -205,9 +205,7 @@ impl SpaceSandbox {
         if !report.outcome.ok {
             report.cell_changes.clear();
         }
-        if piece.lang == Lang::TypeScript
-            && let Some(error) = report.outcome.error.as_mut()
-        {
+        if piece.lang == Lang::TypeScript && mentions_positions(&report.outcome, &piece.id) {
             let map = match stripped {
                 Some(done) => Some(done.map),
                 // Loaded by an earlier run: the cache has it, unless it was
@@ -215,7 +213,7 @@ impl SpaceSandbox {
                 None => self.strip(piece).ok().map(|done| done.map),
             };
             if let Some(map) = map {
-                remap_error(error, &piece.id, &map);
+                remap_outcome(&mut report.outcome, &piece.id, &map);
             }
         }
         let discard = memory_denied
@@ -267,11 +265,24 @@ fn ts_syntax_failure(piece: &Piece, error: &TsSyntaxError, started: Instant) -> 
     }
 }
 
-/// Points a TypeScript piece's error at its `.ts` source.
-fn remap_error(error: &mut RunError, piece_id: &str, map: &PositionMap) {
-    error.message = remap_stack(&error.message, piece_id, map);
-    if let Some(stack) = error.stack.as_mut() {
-        *stack = remap_stack(stack, piece_id, map);
+/// Whether the outcome may hold positions in the piece: its error, or a log
+/// line that names the piece (a stack the piece logged itself).
+fn mentions_positions(outcome: &RunOutcome, piece_id: &str) -> bool {
+    let named = format!("{piece_id}:");
+    outcome.error.is_some() || outcome.logs.iter().any(|log| log.message.contains(&named))
+}
+
+/// Points the positions in a TypeScript piece's error and logs at its `.ts`
+/// source.
+fn remap_outcome(outcome: &mut RunOutcome, piece_id: &str, map: &PositionMap) {
+    if let Some(error) = outcome.error.as_mut() {
+        error.message = remap_stack(&error.message, piece_id, map);
+        if let Some(stack) = error.stack.as_mut() {
+            *stack = remap_stack(stack, piece_id, map);
+        }
+    }
+    for log in &mut outcome.logs {
+        log.message = remap_stack(&log.message, piece_id, map);
     }
 }
 
