@@ -6,24 +6,11 @@
 
 mod common;
 
-use bgwasm::sandbox::{
-    EgressPolicy, EngineOptions, ErrorKind, Limits, MemoryCells, Piece, RunReport, SandboxEngine,
-    SpaceSandbox,
-};
-use common::TestServer;
+use bgwasm::sandbox::{ErrorKind, Limits, MemoryCells, Piece, RunReport, SpaceSandbox};
+use common::{TestServer, engine};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-
-async fn engine() -> Arc<SandboxEngine> {
-    SandboxEngine::new(EngineOptions {
-        cache_dir: Some(common::cache_dir()),
-        // The tests' servers listen on 127.0.0.1.
-        egress: EgressPolicy::new(true, vec![]),
-    })
-    .await
-    .expect("the sandbox engine starts")
-}
 
 async fn run(source: &str, event: serde_json::Value, limits: Limits) -> RunReport {
     let mut sandbox = SpaceSandbox::new(engine().await, "lifetime", limits);

@@ -4,18 +4,11 @@
 mod common;
 
 use bgwasm::sandbox::{ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport, SpaceSandbox};
-use common::{TestServer, engine, fixture};
+use common::{TestServer, engine, fixture, limits};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn limits() -> Limits {
-    Limits {
-        timeout: Duration::from_secs(20),
-        ..Limits::default()
-    }
-}
 
 async fn run_fixture(name: &str, event: serde_json::Value) -> RunReport {
     let mut sandbox = SpaceSandbox::new(engine().await, "test-space", limits());

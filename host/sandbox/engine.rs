@@ -1,11 +1,13 @@
 //! What every space's sandbox shares: the wasmtime engine, the compiled and
-//! pre-initialised guest, the linker of host imports, and the HTTP client.
+//! pre-initialised guest, the linker of host imports, the HTTP client, and the
+//! cache of stripped TypeScript pieces.
 
 use super::SandboxError;
 use super::bindings::SandboxPre;
 use super::cache;
 use super::egress::{EgressPolicy, PolicyResolver};
 use super::state::StoreState;
+use crate::typescript::StripCache;
 use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
@@ -30,6 +32,7 @@ pub struct SandboxEngine {
     pre: SandboxPre<StoreState>,
     http: reqwest::Client,
     egress: Arc<EgressPolicy>,
+    strip_cache: StripCache,
 }
 
 impl SandboxEngine {
@@ -67,7 +70,14 @@ impl SandboxEngine {
             pre,
             http,
             egress,
+            strip_cache: StripCache::default(),
         }))
+    }
+
+    /// The TypeScript pieces stripped so far, shared by every sandbox of
+    /// the process.
+    pub fn strip_cache(&self) -> &StripCache {
+        &self.strip_cache
     }
 
     pub(crate) fn engine(&self) -> &wasmtime::Engine {

@@ -14,6 +14,7 @@ mod engine;
 mod fetcher;
 mod limits;
 mod outcome;
+mod piece;
 mod pool;
 mod space;
 mod state;
@@ -24,8 +25,9 @@ pub use egress::{DenyRule, EgressDenied, EgressPolicy, HostPattern};
 pub use engine::{EngineOptions, SandboxEngine};
 pub use limits::Limits;
 pub use outcome::{ErrorKind, FetchRecord, LogLevel, LogLine, RunError, RunOutcome};
+pub use piece::{Lang, Piece, UnknownLang};
 pub use pool::{DEFAULT_MAX_LIVE_SANDBOXES, SandboxPool};
-pub use space::{Piece, RunReport, SpaceSandbox};
+pub use space::{RunReport, SpaceSandbox};
 
 /// Why the sandbox could not be set up. A failing run is not this: it is a
 /// [`RunOutcome`] with `ok: false`.

@@ -10,7 +10,8 @@ use super::cells::CellSource;
 use super::engine::SandboxEngine;
 use super::limits::Limits;
 use super::outcome::{ErrorKind, RunOutcome};
-use super::space::{Piece, RunReport, SpaceSandbox};
+use super::piece::Piece;
+use super::space::{RunReport, SpaceSandbox};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

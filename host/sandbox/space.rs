@@ -3,7 +3,9 @@
 //!
 //! A piece's source is evaluated once per instance and kept under its content
 //! hash; a trap (fuel, memory, stack, timeout) discards the instance and the
-//! next run gets a fresh one.
+//! next run gets a fresh one. A TypeScript piece is stripped (through the
+//! engine's cache) only when its instance has not loaded it yet, and its
+//! errors' positions are mapped back to its `.ts` source.
 
 use super::bindings::Sandbox;
 use super::bindings::exports::bgwasm::sandbox::runner;
@@ -12,7 +14,9 @@ use super::engine::SandboxEngine;
 use super::fetcher::Fetcher;
 use super::limits::Limits;
 use super::outcome::{ErrorKind, RunError, RunOutcome};
+use super::piece::{Lang, Piece};
 use super::state::{RunState, StoreState};
+use crate::typescript::{PositionMap, Stripped, TsSyntaxError, remap_stack};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,22 +26,6 @@ use wasmtime::{Store, Trap};
 /// Fuel between two yields to the async runtime, so a busy piece shares its
 /// thread and its wall-clock limit can fire (about 10 ms of JavaScript).
 const FUEL_PER_YIELD: u64 = 10_000_000;
-
-/// A piece to run: its id and its JavaScript source.
-#[derive(Debug, Clone)]
-pub struct Piece {
-    pub id: String,
-    pub source: Arc<str>,
-}
-
-impl Piece {
-    pub fn new(id: impl Into<String>, source: impl Into<Arc<str>>) -> Self {
-        Self {
-            id: id.into(),
-            source: source.into(),
-        }
-    }
-}
 
 /// What a run reports, and the cell writes to commit if it succeeded.
 #[derive(Debug, Clone)]
@@ -57,8 +45,15 @@ pub struct SpaceSandbox {
 struct LiveInstance {
     store: Store<StoreState>,
     bindings: Sandbox,
-    /// The content hash of each piece loaded in this instance.
-    loaded: HashMap<String, [u8; 32]>,
+    /// What each piece loaded in this instance was loaded from.
+    loaded: HashMap<String, Loaded>,
+}
+
+/// A piece's source as loaded: its language and content hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loaded {
+    lang: Lang,
+    hash: [u8; 32],
 }
 
 /// How a run ended, before it is written up as a [`RunOutcome`].
@@ -111,7 +106,24 @@ impl SpaceSandbox {
         let started = Instant::now();
         let limits = self.limits;
         let event = event.to_string();
-        let hash: [u8; 32] = Sha256::digest(piece.source.as_bytes()).into();
+        let loaded = Loaded {
+            lang: piece.lang,
+            hash: Sha256::digest(piece.source.as_bytes()).into(),
+        };
+        let already_loaded = self
+            .instance
+            .as_ref()
+            .is_some_and(|live| live.loaded.get(&piece.id) == Some(&loaded));
+        // What the guest is to evaluate, when it has not already.
+        let mut stripped = None;
+        let to_load = match piece.lang {
+            _ if already_loaded => None,
+            Lang::JavaScript => Some(piece.source.clone()),
+            Lang::TypeScript => match self.strip(piece) {
+                Ok(done) => Some(stripped.insert(done).js.clone()),
+                Err(error) => return ts_syntax_failure(piece, &error, started),
+            },
+        };
 
         let engine = &self.engine;
         let space = self.space.as_str();
@@ -129,7 +141,8 @@ impl SpaceSandbox {
             if let Err(error) = live.store.set_fuel(limits.fuel) {
                 return Ended::Trapped(error);
             }
-            live.call(piece, hash, space, &event).await
+            live.call(piece, loaded, to_load.as_deref(), space, &event)
+                .await
         })
         .await
         .unwrap_or(Ended::TimedOut);
@@ -205,6 +218,17 @@ impl SpaceSandbox {
         if !report.outcome.ok {
             report.cell_changes.clear();
         }
+        if piece.lang == Lang::TypeScript && mentions_positions(&report.outcome, &piece.id) {
+            let map = match stripped {
+                Some(done) => Some(done.map),
+                // Loaded by an earlier run: the cache has it, unless it was
+                // dropped since.
+                None => self.strip(piece).ok().map(|done| done.map),
+            };
+            if let Some(map) = map {
+                remap_outcome(&mut report.outcome, &piece.id, &map);
+            }
+        }
         let discard = memory_denied
             || report
                 .outcome
@@ -215,6 +239,63 @@ impl SpaceSandbox {
         }
         report.outcome.duration_ms = started.elapsed().as_millis() as u64;
         report
+    }
+}
+
+impl SpaceSandbox {
+    /// The piece's source stripped of its types, through the engine's cache.
+    fn strip(&self, piece: &Piece) -> Result<Stripped, TsSyntaxError> {
+        self.engine
+            .strip_cache()
+            .strip(&piece.source, &piece.file_name())
+    }
+}
+
+/// The report of a TypeScript piece whose source does not parse.
+fn ts_syntax_failure(piece: &Piece, error: &TsSyntaxError, started: Instant) -> RunReport {
+    let position = error.position;
+    let mut message = format!(
+        "piece \"{}\" does not parse as TypeScript: line {}, column {}: {}",
+        piece.id, position.line, position.column, error.message
+    );
+    if let Some(help) = &error.help {
+        message.push_str(&format!(" ({help})"));
+    }
+    if error.more > 0 {
+        message.push_str(&format!(" (and {} more)", error.more));
+    }
+    let mut outcome = RunOutcome::failure(ErrorKind::SyntaxError, message);
+    if let Some(error) = outcome.error.as_mut() {
+        error.stack = Some(format!(
+            "    at {}:{}:{}",
+            piece.id, position.line, position.column
+        ));
+    }
+    outcome.duration_ms = started.elapsed().as_millis() as u64;
+    RunReport {
+        outcome,
+        cell_changes: Vec::new(),
+    }
+}
+
+/// Whether the outcome may hold positions in the piece: its error, or a log
+/// line that names the piece (a stack the piece logged itself).
+fn mentions_positions(outcome: &RunOutcome, piece_id: &str) -> bool {
+    let named = format!("{piece_id}:");
+    outcome.error.is_some() || outcome.logs.iter().any(|log| log.message.contains(&named))
+}
+
+/// Points the positions in a TypeScript piece's error and logs at its `.ts`
+/// source.
+fn remap_outcome(outcome: &mut RunOutcome, piece_id: &str, map: &PositionMap) {
+    if let Some(error) = outcome.error.as_mut() {
+        error.message = remap_stack(&error.message, piece_id, map);
+        if let Some(stack) = error.stack.as_mut() {
+            *stack = remap_stack(stack, piece_id, map);
+        }
+    }
+    for log in &mut outcome.logs {
+        log.message = remap_stack(&log.message, piece_id, map);
     }
 }
 
@@ -237,16 +318,28 @@ impl LiveInstance {
         })
     }
 
-    async fn call(&mut self, piece: &Piece, hash: [u8; 32], space: &str, event: &str) -> Ended {
+    /// Runs the piece, loading it from `source` first unless it was loaded
+    /// from the same source already.
+    async fn call(
+        &mut self,
+        piece: &Piece,
+        loaded: Loaded,
+        source: Option<&str>,
+        space: &str,
+        event: &str,
+    ) -> Ended {
         let runner = self.bindings.bgwasm_sandbox_runner();
-        if self.loaded.get(&piece.id) != Some(&hash) {
+        if self.loaded.get(&piece.id) != Some(&loaded) {
             self.loaded.remove(&piece.id);
-            match runner
-                .call_load(&mut self.store, &piece.id, &piece.source)
-                .await
-            {
+            let Some(source) = source else {
+                return Ended::Trapped(wasmtime::Error::msg(format!(
+                    "piece \"{}\" was to be loaded but its source was not prepared",
+                    piece.id
+                )));
+            };
+            match runner.call_load(&mut self.store, &piece.id, source).await {
                 Ok(Ok(())) => {
-                    self.loaded.insert(piece.id.clone(), hash);
+                    self.loaded.insert(piece.id.clone(), loaded);
                 }
                 Ok(Err(error)) => return Ended::Failed(error),
                 Err(trap) => return Ended::Trapped(trap),

@@ -362,10 +362,7 @@ impl Inner {
                 cell_changes: Vec::new(),
             });
         };
-        let piece = Piece {
-            id: key.piece_id.to_string(),
-            source: stored.source,
-        };
+        let piece = Piece::new(key.piece_id.to_string(), stored.source);
         let cells = self.store.cell_source(&key.space);
         let event = serde_json::json!({});
         let run = self.runner.run(&key.space, piece, event, cells);

@@ -1,7 +1,9 @@
 //! What the integration tests share: a small HTTP server on 127.0.0.1 that
-//! the tests start themselves, the guest cache location, and fixture loading.
+//! the tests start themselves, the guest cache location, a sandbox engine
+//! and limits, and fixture loading.
 #![allow(dead_code)]
 
+use bgwasm::sandbox::{EgressPolicy, EngineOptions, Limits, SandboxEngine};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,17 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// A sandbox engine on the shared guest cache that lets pieces reach the
-/// tests' servers on 127.0.0.1.
-pub async fn engine() -> Arc<bgwasm::sandbox::SandboxEngine> {
-    bgwasm::sandbox::SandboxEngine::new(bgwasm::sandbox::EngineOptions {
-        cache_dir: Some(cache_dir()),
-        egress: bgwasm::sandbox::EgressPolicy::new(true, vec![]),
-    })
-    .await
-    .expect("the sandbox engine starts")
-}
 
 /// The compiled-guest cache the tests share, inside cargo's target dir.
 pub fn cache_dir() -> PathBuf {
@@ -33,6 +24,25 @@ pub fn bgwasm(args: &[&str]) -> std::process::Output {
         .env("BGWASM_CACHE_DIR", cache_dir())
         .output()
         .expect("running bgwasm")
+}
+
+/// A sandbox engine on the shared guest cache whose pieces may fetch from
+/// the tests' servers on 127.0.0.1.
+pub async fn engine() -> Arc<SandboxEngine> {
+    SandboxEngine::new(EngineOptions {
+        cache_dir: Some(cache_dir()),
+        egress: EgressPolicy::new(true, vec![]),
+    })
+    .await
+    .expect("the sandbox engine starts")
+}
+
+/// The default limits with a timeout generous enough for a loaded machine.
+pub fn limits() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    }
 }
 
 pub fn fixture_path(name: &str) -> PathBuf {
