@@ -1191,29 +1191,33 @@
         return;
       }
       // A decoder without streaming: hold back an incomplete sequence at the
-      // end of each chunk, and drop the byte order mark only at the start.
-      const raw = new TextDecoder(label, { fatal: decoder.fatal, ignoreBOM: true });
+      // end of each chunk. Each piece is decoded after a space, dropped again,
+      // so that the decoder never strips a byte order mark in mid-stream.
       let pending = new Uint8Array(0), first = true;
       const emit = (bytes, controller) => {
-        let text = raw.decode(bytes);
+        let text = decoder.decode(bytes).slice(1);
         if (first && text) {
           first = false;
           if (!decoder.ignoreBOM && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
         }
         if (text) controller.enqueue(text);
       };
+      const withSpace = (...parts) => {
+        const bytes = new Uint8Array(1 + parts.reduce((n, part) => n + part.length, 0));
+        bytes[0] = 0x20;
+        let offset = 1;
+        for (const part of parts) (bytes.set(part, offset), (offset += part.length));
+        return bytes;
+      };
       this.#t = new TransformStream({
         transform(chunk, controller) {
-          const input = asBytes(chunk, what);
-          const bytes = new Uint8Array(pending.length + input.length);
-          bytes.set(pending);
-          bytes.set(input, pending.length);
+          const bytes = withSpace(pending, asBytes(chunk, what));
           const end = completeUtf8(bytes);
           pending = bytes.slice(end);
           emit(bytes.subarray(0, end), controller);
         },
         flush(controller) {
-          if (pending.length) emit(pending, controller);
+          if (pending.length) emit(withSpace(pending), controller);
         },
       });
     }
