@@ -22,8 +22,10 @@ const MAX_STACK_BYTES: usize = 512 * 1024;
 /// stacks shown to piece authors.
 pub const PRELUDE_FILENAME: &str = "bgwasm:prelude";
 /// The web APIs, one file a concept, evaluated once at pre-initialisation in
-/// this order (`internal.js` first: the others build on it).
-const PRELUDE: &str = concat!(
+/// this order (`internal.js` first: the others build on it). Each file is
+/// compiled on its own, so compiling needs the memory of the largest file
+/// only, not of all of them at once (memory a snapshot keeps).
+const PRELUDE: &[&str] = &[
     include_str!("prelude/internal.js"),
     include_str!("prelude/console.js"),
     include_str!("prelude/run.js"),
@@ -38,7 +40,7 @@ const PRELUDE: &str = concat!(
     include_str!("prelude/misc.js"),
     include_str!("prelude/streams.js"),
     include_str!("prelude/blob.js"),
-);
+];
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
@@ -72,11 +74,13 @@ impl Engine {
         let runtime = javy::Runtime::new(config).expect("the JavaScript engine starts");
         let internal = runtime.context().with(|ctx| {
             natives::register(&ctx).expect("the natives register");
-            let mut options = EvalOptions::default();
-            options.global = true;
-            options.filename = Some(PRELUDE_FILENAME.to_owned());
-            ctx.eval_with_options::<(), _>(PRELUDE, options)
-                .expect("the prelude evaluates");
+            for source in PRELUDE {
+                let mut options = EvalOptions::default();
+                options.global = true;
+                options.filename = Some(PRELUDE_FILENAME.to_owned());
+                ctx.eval_with_options::<(), _>(*source, options)
+                    .expect("the prelude evaluates");
+            }
             let globals = ctx.globals();
             let internal: Object = globals
                 .get("__bgwasm_internal")
