@@ -12,8 +12,10 @@ use javy::quickjs::{
 pub const PRELUDE_FILENAME: &str = "bgwasm:prelude";
 
 /// The web APIs, one file a concept, evaluated in this order (`internal.js`
-/// first: the others build on it).
-const SOURCE: &str = concat!(
+/// first: the others build on it). Each file is compiled on its own, so
+/// compiling needs the memory of the largest file only, not of all of them
+/// at once (memory the snapshot would keep).
+const SOURCE: &[&str] = &[
     include_str!("prelude/internal.js"),
     include_str!("prelude/console.js"),
     include_str!("prelude/run.js"),
@@ -28,7 +30,7 @@ const SOURCE: &str = concat!(
     include_str!("prelude/headers.js"),
     include_str!("prelude/body.js"),
     include_str!("prelude/fetch.js"),
-);
+];
 
 /// The parts of the prelude evaluated on first use: a group's name, the
 /// globals that load it, and its source. Until a piece touches one of those
@@ -140,7 +142,9 @@ impl Prelude {
     /// `__bgwasm_natives`), takes its entry points and removes the two
     /// internal globals, so pieces cannot reach them.
     pub fn evaluate(ctx: &Ctx<'_>) -> Self {
-        evaluate_source(ctx, SOURCE).expect("the prelude evaluates");
+        for source in SOURCE {
+            evaluate_source(ctx, source).expect("the prelude evaluates");
+        }
         let globals = ctx.globals();
         let internal: Object = globals
             .get("__bgwasm_internal")

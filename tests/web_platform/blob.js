@@ -48,6 +48,7 @@ test("slice takes byte ranges, negative from the end, with a new type", async ()
 
 test("text() decodes UTF-8, dropping a byte order mark and replacing bad bytes", async () => {
   assertEquals(await new Blob([new Uint8Array([0xef, 0xbb, 0xbf, 0x61, 0xff])]).text(), "a\ufffd");
+  assertEquals(await new Blob([new Uint8Array([0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf, 0x61])]).text(), "\ufeffa", "only one mark is dropped");
 });
 
 test("stream() reads the bytes in chunks", async () => {

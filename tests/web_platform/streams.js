@@ -401,6 +401,11 @@ test("TextDecoderStream decodes multi-byte characters split across chunks", asyn
   for (let i = 0; i < bytes.length; i++) chunks.push(bytes.subarray(i, i + 1));
   const text = (await readAll(ReadableStream.from(chunks).pipeThrough(new TextDecoderStream()))).join("");
   assertEquals(text, "h\u00e9\u20ac\u{1F600}!");
+  const boms = [new Uint8Array([0xef, 0xbb, 0xbf, 0x61]), new Uint8Array([0xef, 0xbb, 0xbf, 0x62])];
+  const midStream = (await readAll(ReadableStream.from(boms).pipeThrough(new TextDecoderStream()))).join("");
+  assertEquals(midStream, "a\ufeffb", "only the leading byte order mark is dropped");
+  const kept = (await readAll(ReadableStream.from(boms.slice(0, 1)).pipeThrough(new TextDecoderStream("utf-8", { ignoreBOM: true })))).join("");
+  assertEquals(kept, "\ufeffa", "ignoreBOM keeps it");
   const truncated = (await readAll(ReadableStream.from([new Uint8Array([0x61, 0xe2, 0x82])]).pipeThrough(new TextDecoderStream()))).join("");
   assertEquals(truncated, "a\ufffd");
   const decoder = new TextDecoderStream();

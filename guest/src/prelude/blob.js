@@ -24,10 +24,6 @@
     for (const chunk of chunks) (out.set(chunk, offset), (offset += chunk.length));
     return out;
   }
-  function decodeUtf8(bytes) {
-    const skip = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-    return new TextDecoder().decode(bytes.subarray(skip));
-  }
   // A type as the File API keeps it: lowercase, or "" if it is not printable ASCII.
   function normalizeType(type) {
     type = String(type);
@@ -76,7 +72,7 @@
       return adopt(new Blob(), this.#bytes.subarray(from, Math.max(from, to)), contentType === undefined ? "" : normalizeType(contentType));
     }
     async text() {
-      return decodeUtf8(this.#bytes);
+      return new TextDecoder().decode(this.#bytes);
     }
     async arrayBuffer() {
       return this.#bytes.slice().buffer;
