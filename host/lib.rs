@@ -9,7 +9,6 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod cli_id;
 pub mod client;
 pub mod identity;
 pub mod run_once;

@@ -2,6 +2,8 @@
 //! lives in its own module; this one parses, sets up logging and the async
 //! runtime, and maps results to exit codes.
 
+mod id;
+
 use crate::client::{ClientError, PieceAction};
 use crate::run_once::{self, RunOnceArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -101,7 +103,7 @@ pub enum Command {
     Run(PieceTarget),
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
-    Id(crate::cli_id::IdArgs),
+    Id(id::IdArgs),
 }
 
 /// The limits of a sandbox, as flags. Shared by every command that runs pieces.
@@ -278,7 +280,7 @@ pub fn main() -> ExitCode {
             PieceAction::Run,
             &target,
         ),
-        Command::Id(args) => match crate::cli_id::run(&args, &mut std::io::stdout().lock()) {
+        Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("bgwasm id: {error:#}");
