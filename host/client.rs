@@ -2,57 +2,22 @@
 //! signing every request for the user.
 
 use crate::auth::{now_unix, sign_request};
-use crate::identity::{
-    DEFAULT_OPERATOR_PASSPHRASE, DEFAULT_SPACE_ROOT_PASSPHRASE, Did, Identity, SpaceRef,
-};
+use crate::identity::{DEFAULT_OPERATOR_PASSPHRASE, Did, Identity, SpaceRef};
 use crate::sandbox::RunOutcome;
-use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Where the daemon is and who signs.
-#[derive(Debug, Clone, Args)]
-pub struct ClientArgs {
+/// Where the daemon is and who signs (the command line's client flags).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
     /// The daemon's address.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "API_URL",
-        default_value = "http://localhost:8000",
-        global = true
-    )]
     pub api_url: String,
-    /// Sign with this keyfile (a space's key or the operator's). Without it,
-    /// a space given by name signs with its derived key, and anything else
-    /// with the operator passphrase (OPERATOR_PASS).
-    #[arg(long, value_name = "FILE", env = "IDENTITY", global = true)]
+    /// Sign with this keyfile (a space's key or the operator's).
     pub identity: Option<PathBuf>,
-    /// The passphrase `--space NAME` derives from, as in the reference system.
-    #[arg(long, value_name = "PASSPHRASE", env = "BGWASM_SPACE_ROOT", default_value = DEFAULT_SPACE_ROOT_PASSPHRASE, hide_default_value = true, global = true)]
+    /// The passphrase a space name derives from.
     pub space_root: String,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PieceCommand {
-    /// Upload a piece's source to a space; prints its id.
-    Add {
-        /// The .js file.
-        file: PathBuf,
-        /// The space: a name (derived like the reference does) or a did:key.
-        #[arg(long, value_name = "SPACE")]
-        space: String,
-        /// The piece id; by default it is derived from the source's hash.
-        #[arg(long, value_name = "ID")]
-        id: Option<String>,
-        /// Also register it for background runs.
-        #[arg(long)]
-        register: bool,
-        /// The integration label of the registration (gmail, rss, ...).
-        #[arg(long, value_name = "NAME", default_value = "default")]
-        integration: String,
-    },
 }
 
 /// Why a client command failed.
@@ -173,7 +138,7 @@ impl ApiClient {
     }
 }
 
-impl ClientArgs {
+impl ClientConfig {
     fn space(&self, text: &str) -> Result<SpaceRef, ClientError> {
         SpaceRef::parse(text, &self.space_root).map_err(|e| ClientError::Usage(e.to_string()))
     }
@@ -201,22 +166,19 @@ fn piece_path(space: &Did, piece_id: &str) -> String {
     format!("/api/spaces/{space}/pieces/{piece_id}")
 }
 
-/// `bgwasm piece add`.
-pub async fn piece(
-    args: &ClientArgs,
-    command: &PieceCommand,
+/// `bgwasm piece add`: uploads `file` to `space` (under `id`, or its
+/// content-addressed id) and, given an integration, registers it.
+pub async fn add_piece(
+    args: &ClientConfig,
+    file: &Path,
+    space: &str,
+    id: Option<&str>,
+    register: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), ClientError> {
-    let PieceCommand::Add {
-        file,
-        space,
-        id,
-        register,
-        integration,
-    } = command;
     let space = args.space(space)?;
     let source = std::fs::read(file).map_err(|source| ClientError::ReadFile {
-        path: file.clone(),
+        path: file.to_owned(),
         source,
     })?;
     let client = args.client(Some(&space))?;
@@ -230,7 +192,7 @@ pub async fn piece(
         .ok_or_else(|| ClientError::Unexpected(format!("no pieceId in {added}")))?
         .to_owned();
     writeln!(out, "{piece_id}")?;
-    if *register {
+    if let Some(integration) = register {
         register_piece(&client, &space.did(), &piece_id, integration).await?;
         writeln!(
             out,
@@ -260,7 +222,7 @@ async fn register_piece(
 
 /// `bgwasm register`.
 pub async fn register(
-    args: &ClientArgs,
+    args: &ClientConfig,
     space: &str,
     piece_id: &str,
     integration: &str,
@@ -285,7 +247,7 @@ pub enum PieceAction {
 /// `bgwasm enable|disable|unregister|run`. Returns whether the action
 /// succeeded (for `run`: whether the piece did).
 pub async fn act(
-    args: &ClientArgs,
+    args: &ClientConfig,
     action: PieceAction,
     space: &str,
     piece_id: &str,
@@ -310,7 +272,7 @@ pub async fn act(
         PieceAction::Run => {
             let outcome: RunOutcome = serde_json::from_value(answer)
                 .map_err(|e| ClientError::Unexpected(e.to_string()))?;
-            crate::run_once::write_summary(out, piece_id, &outcome)?;
+            outcome.write_summary(out, piece_id)?;
             Ok(outcome.ok)
         }
         PieceAction::Unregister => {
@@ -331,7 +293,7 @@ pub async fn act(
 
 /// `bgwasm status`: every registration (the operator's view), or one space's.
 pub async fn status(
-    args: &ClientArgs,
+    args: &ClientConfig,
     space: Option<&str>,
     json_out: bool,
     out: &mut dyn Write,
