@@ -555,3 +555,25 @@ async fn a_run_s_cell_writes_are_bounded() {
         "{value}"
     );
 }
+
+/// The cache's SAFETY argument (only this user writes compiled code there)
+/// depends on the directory being private.
+#[tokio::test]
+async fn the_guest_cache_directory_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("nested").join("cache");
+    SandboxEngine::new(EngineOptions {
+        cache_dir: Some(cache.clone()),
+        ..EngineOptions::default()
+    })
+    .await
+    .unwrap();
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        1,
+        "one artifact"
+    );
+}
