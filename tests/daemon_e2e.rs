@@ -128,6 +128,18 @@ impl Daemon {
         )
     }
 
+    /// The public `/healthz`.
+    async fn health(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("http://{}/healthz", self.addr))
+            .send()
+            .await
+            .expect("the daemon answers");
+        let bytes = response.bytes().await.expect("/healthz answers a body");
+        serde_json::from_slice(&bytes).expect("/healthz is JSON")
+    }
+
     /// Adds a piece to a named space (signed by its key) and returns its id.
     async fn add_piece(&self, space: &str, source: &str) -> String {
         let key = space_key(space);
@@ -293,7 +305,8 @@ async fn a_failing_piece_is_disabled_after_three_failures_and_recovers_when_fixe
     );
     assert_eq!(disabled["consecutiveFailures"], json!(3));
     assert_eq!(disabled["totalRuns"], json!(3));
-    // Nothing runs while disabled.
+    // Nothing runs while disabled: not in six intervals (an absence, so
+    // there is no state to wait on, only time to let pass).
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
         daemon.registration("bob", &piece).await["totalRuns"],
@@ -444,7 +457,10 @@ async fn sigterm_lets_the_run_in_flight_finish_then_exits_zero() {
     let mut daemon = Daemon::start(dir.path(), "60s", &[]).await;
     let piece = daemon.add_piece("fay", &fixture("daemon_sleep.js")).await;
     daemon.register("fay", &piece).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::wait_until("the run is in flight", Duration::from_secs(10), || async {
+        daemon.health().await["running"] == json!(1)
+    })
+    .await;
     let stopping = Instant::now();
     daemon.signal("-TERM");
     let status = daemon

@@ -337,16 +337,27 @@ async fn a_looping_space_does_not_hold_up_another() {
         },
     );
     let mut healthy = SpaceSandbox::new(engine, "healthy", limits());
+    // It tells the server when it starts, then loops.
+    let fetch_then_loop = "export async function bgUpdater(event) {
+        await fetch(event.url);
+        for (;;) {}
+    }";
+    let started_url = server.url("/json");
     let forever = tokio::spawn(async move {
         looping
             .run(
-                &Piece::new("loop", fixture("infinite_loop.js")),
-                &json!({}),
+                &Piece::new("loop", fetch_then_loop),
+                &json!({ "url": started_url }),
                 Arc::new(MemoryCells::default()),
             )
             .await
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    common::wait_until(
+        "the looping space's run started",
+        Duration::from_secs(10),
+        || async { server.requests() == 1 },
+    )
+    .await;
     let started = Instant::now();
     let report = healthy
         .run(

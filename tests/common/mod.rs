@@ -1,14 +1,23 @@
 //! What the integration tests share: a small HTTP server on 127.0.0.1 that
-//! the tests start themselves, the guest cache location, and fixture loading.
+//! the tests start themselves (an axum router on port 0), the guest cache
+//! location, fixture loading, and waiting for a condition with a deadline.
 #![allow(dead_code)]
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde::Deserialize;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
 
 /// The compiled-guest cache the tests share, inside cargo's target dir.
 pub fn cache_dir() -> PathBuf {
@@ -25,6 +34,23 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
+/// Polls `condition` every 10 ms until it holds, failing the test with
+/// `what` if it still does not after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A test HTTP server. Routes:
 /// - `/json`: `{"hello":"world"}` as application/json;
 /// - `/delay/MS`: answers `delayed MS` after MS milliseconds;
@@ -34,7 +60,7 @@ pub fn fixture(name: &str) -> String {
 /// - `/bytes/N`: N bytes;
 /// - anything else: 404.
 ///
-/// It stops when dropped.
+/// It counts the requests it receives, and stops when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
     requests: Arc<AtomicUsize>,
@@ -48,15 +74,17 @@ impl TestServer {
             .expect("binding a test server");
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
+        let app = Router::new()
+            .route("/json", get(json))
+            .route("/delay/{ms}", any(delay))
+            .route("/echo", any(echo))
+            .route("/redirect", any(redirect))
+            .route("/loop", any(|| async { found("/loop") }))
+            .route("/bytes/{size}", any(bytes))
+            .fallback(|| async { (StatusCode::NOT_FOUND, "no such route") })
+            .layer(middleware::from_fn_with_state(requests.clone(), count));
         let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(stream));
-            }
+            let _ = axum::serve(listener, app).await;
         });
         Self {
             addr,
@@ -69,6 +97,7 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Requests received so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
@@ -80,109 +109,54 @@ impl Drop for TestServer {
     }
 }
 
-async fn serve(mut stream: TcpStream) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        if buffer.len() > 1 << 20 {
-            return;
-        }
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let mut lines = head.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let _method = parts.next().unwrap_or_default();
-    let path = parts.next().unwrap_or("/").to_owned();
-    let mut content_length = 0usize;
-    let mut piece_header = String::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => content_length = value.trim().parse().unwrap_or(0),
-                "x-piece" => piece_header = value.trim().to_owned(),
-                _ => {}
-            }
-        }
-    }
-    let mut body = buffer[head_end..].to_vec();
-    while body.len() < content_length {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
+async fn count(State(requests): State<Arc<AtomicUsize>>, request: Request, next: Next) -> Response {
+    requests.fetch_add(1, Ordering::SeqCst);
+    next.run(request).await
+}
 
-    let (status, content_type, extra, payload): (&str, &str, String, Vec<u8>) = if path == "/json" {
-        (
-            "200 OK",
-            "application/json",
-            String::new(),
-            br#"{"hello":"world"}"#.to_vec(),
-        )
-    } else if let Some(ms) = path.strip_prefix("/delay/") {
-        let ms: u64 = ms.parse().unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        (
-            "200 OK",
-            "text/plain",
-            String::new(),
-            format!("delayed {ms}").into_bytes(),
-        )
-    } else if path == "/echo" {
-        (
-            "200 OK",
-            "text/plain",
-            format!("x-echo: {piece_header}\r\n"),
-            body,
-        )
-    } else if let Some(size) = path.strip_prefix("/bytes/") {
-        (
-            "200 OK",
-            "application/octet-stream",
-            String::new(),
-            vec![b'x'; size.parse().unwrap_or(0)],
-        )
-    } else if path == "/loop" {
-        (
-            "302 Found",
-            "text/plain",
-            "location: /loop\r\n".to_owned(),
-            Vec::new(),
-        )
-    } else if let Some(to) = path.strip_prefix("/redirect?to=") {
-        (
-            "302 Found",
-            "text/plain",
-            format!("location: {to}\r\n"),
-            Vec::new(),
-        )
-    } else {
-        (
-            "404 Not Found",
-            "text/plain",
-            String::new(),
-            b"no such route".to_vec(),
-        )
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
-        payload.len()
-    );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(&payload).await;
-    let _ = stream.shutdown().await;
+async fn json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"hello":"world"}"#,
+    )
+}
+
+async fn delay(Path(ms): Path<u64>) -> String {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    format!("delayed {ms}")
+}
+
+async fn echo(headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    let piece = headers
+        .get("x-piece")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain".to_owned()),
+            (header::HeaderName::from_static("x-echo"), piece),
+        ],
+        body,
+    )
+}
+
+#[derive(Deserialize)]
+struct RedirectTo {
+    to: String,
+}
+
+async fn redirect(Query(RedirectTo { to }): Query<RedirectTo>) -> Response {
+    found(&to)
+}
+
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
+async fn bytes(Path(size): Path<usize>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        vec![b'x'; size],
+    )
 }
