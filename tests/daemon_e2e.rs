@@ -576,3 +576,80 @@ async fn a_piece_cannot_reach_the_daemon_api_even_with_the_private_network_open(
         "{outcome}"
     );
 }
+
+/// Runs the `bgwasm` CLI client against `daemon`; returns exit code, stdout
+/// and stderr.
+fn client(daemon: &Daemon, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bgwasm"))
+        .args(args)
+        .env("API_URL", format!("http://{}", daemon.addr))
+        .env("OPERATOR_PASS", OPERATOR_PASS)
+        .env_remove("IDENTITY")
+        .output()
+        .expect("running the bgwasm client");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_client_drives_a_piece_and_refuses_bad_ids_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let file = common::fixture_path("sync_counter.js");
+    let file = file.to_str().unwrap();
+    let (code, out, err) = client(
+        &daemon,
+        &[
+            "piece",
+            "add",
+            file,
+            "--space",
+            "ivy",
+            "--id",
+            "counter",
+            "--register",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("counter\nregistered "), "{out}");
+    let (code, out, err) = client(&daemon, &["run", "ivy", "counter"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("ok: piece \"counter\" succeeded"), "{out}");
+    let (code, out, err) = client(&daemon, &["status", "--space", "ivy"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.lines().nth(1).unwrap().contains(" counter "), "{out}");
+    for (action, shown) in [
+        ("disable", "Disabled via UI"),
+        ("enable", "Re-initializing"),
+    ] {
+        let (code, out, err) = client(&daemon, &[action, "ivy", "counter"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.trim_end().ends_with(shown), "{action}: {out}");
+    }
+    let (code, out, err) = client(&daemon, &["unregister", "ivy", "counter"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("unregistered "), "{out}");
+
+    // Refused before any request, with exit code 2 and the id named.
+    let before = daemon.health().await["counts"].clone();
+    for (args, named) in [
+        (
+            vec!["piece", "add", file, "--space", "ivy", "--id", "a b"],
+            "a b",
+        ),
+        (
+            vec!["piece", "add", file, "--space", "ivy", "--id", "ok&id=z"],
+            "ok&id=z",
+        ),
+        (vec!["enable", "ivy", "../../x"], "../../x"),
+        (vec!["run", "did:key:zNOPE", "counter"], "did:key:zNOPE"),
+    ] {
+        let (code, out, err) = client(&daemon, &args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+    assert_eq!(daemon.health().await["counts"], before);
+}

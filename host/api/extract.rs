@@ -63,7 +63,7 @@ fn body_error(rejection: &BytesRejection, limit: usize) -> ApiError {
 }
 
 /// A value the signature check decided before the handler ran (the
-/// [`Verified`](super::auth::Verified) space, a parsed registration, a
+/// `Verified` space, a parsed registration, a
 /// listing's filter): the handler takes it instead of parsing the request
 /// again.
 pub struct Decided<T>(pub T);
