@@ -5,11 +5,15 @@
 //! The layout follows the architecture: [`sandbox`] is the wasmtime host that
 //! runs pieces; the `wit/` folder at the crate root is the contract with the
 //! guest in `guest/`; [`cli`] and [`run_once`] are the ways in from the shell.
+//!
+//! No unsafe code, with one documented exception: loading the compiled guest
+//! from its cache (`sandbox/cache.rs`, `deserialize_artifact`).
+
+#![deny(unsafe_code)]
 
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod cli_id;
 pub mod client;
 pub mod identity;
 pub mod run_once;

@@ -1,58 +1,38 @@
 //! `bgwasm run-once`: run one piece once, locally, and show what happened.
 
-use crate::cli::{EXIT_RUN_FAILED, EXIT_USAGE, EgressArgs, LimitArgs};
 use crate::identity::{DEFAULT_SPACE_ROOT_PASSPHRASE, SpaceRef};
 use crate::sandbox::{
-    EngineOptions, Limits, MemoryCells, Piece, RunOutcome, SandboxEngine, SandboxError,
-    SpaceSandbox,
+    EgressPolicy, EngineOptions, Limits, MemoryCells, Piece, RunOutcome, SandboxEngine,
+    SandboxError, SpaceSandbox,
 };
 use crate::scheduler::{Clock, RetryPolicy, after_run};
 use crate::store::{FinishedRun, PieceId, RegistrationKey, RunTrigger, SqliteStore, Store};
-use clap::Args;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Args)]
-#[command(after_help = "Examples:\n  bgwasm run-once counter.js\n  \
-    bgwasm run-once inbox.js --event '{\"full\":true}' --cells cells.json --write-cells\n  \
-    bgwasm run-once loop.js --fuel 1000000 --json\n  \
-    bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice   a stored piece, its stored cells\n  \
-    bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice --commit")]
-pub struct RunOnceArgs {
-    /// The piece: a .js file that exports `bgUpdater(event, ctx)`; with
-    /// --data-dir, the id of a piece stored there.
-    #[arg(value_name = "PIECE")]
+/// What to run and how, as the command line decided it.
+#[derive(Debug, Clone)]
+pub struct RunOnceOptions {
+    /// A .js file, or with `data_dir` the id of a stored piece.
     pub piece: String,
-    /// The space the piece runs in (`ctx.space`). With --data-dir, a space
-    /// name (derived as the reference does) or a did:key.
-    #[arg(long, value_name = "NAME", default_value = "run-once")]
+    /// The space the piece runs in; with `data_dir`, a name or a did:key.
     pub space: String,
-    /// Run a piece stored in this daemon data directory, against the space's
-    /// stored cells. Nothing is written unless --commit.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["cells", "write_cells"])]
+    /// Run a piece stored in this daemon data directory.
     pub data_dir: Option<PathBuf>,
-    /// With --data-dir: commit the run as a manual run: its history, the
-    /// registration's status and, if it succeeded, its cell writes.
-    #[arg(long, requires = "data_dir")]
+    /// With `data_dir`: commit the run as a manual run.
     pub commit: bool,
-    /// The event passed to the handler, as JSON.
-    #[arg(long, value_name = "JSON", default_value = "{}")]
-    pub event: String,
+    /// The event passed to the handler.
+    pub event: serde_json::Value,
     /// A JSON object whose entries seed the space's cells.
-    #[arg(long, value_name = "FILE")]
     pub cells: Option<PathBuf>,
-    /// After a successful run, write the cells back to the --cells file.
-    #[arg(long, requires = "cells")]
+    /// After a successful run, write the cells back to `cells`.
     pub write_cells: bool,
-    /// Print the outcome as one JSON object on stdout.
-    #[arg(long)]
+    /// Print the outcome as one JSON object.
     pub json: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub egress: EgressArgs,
+    pub limits: Limits,
+    pub egress: EgressPolicy,
 }
 
 /// Why run-once could not run the piece at all. A failing piece is not this.
@@ -93,35 +73,22 @@ pub enum RunOnceError {
     Output(std::io::Error),
 }
 
-impl RunOnceError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Sandbox(_) | Self::Output(_) | Self::WriteCells { .. } => EXIT_RUN_FAILED,
-            _ => EXIT_USAGE,
-        }
-    }
-}
-
 /// Runs the piece and prints the outcome. `Ok(true)` when the handler succeeded.
-pub async fn run(args: &RunOnceArgs, out: &mut dyn Write) -> Result<bool, RunOnceError> {
-    let limits = args.limits.limits().map_err(RunOnceError::Limits)?;
-    let event: serde_json::Value =
-        serde_json::from_str(&args.event).map_err(RunOnceError::Event)?;
+pub async fn run(args: &RunOnceOptions, out: &mut dyn Write) -> Result<bool, RunOnceError> {
     let engine = SandboxEngine::new(EngineOptions {
-        egress: args.egress.policy(),
+        egress: args.egress.clone(),
         ..EngineOptions::default()
     })
     .await?;
     match &args.data_dir {
-        Some(data_dir) => run_stored(args, data_dir, engine, limits, &event, out).await,
-        None => run_file(args, engine, limits, &event, out).await,
+        Some(data_dir) => run_stored(args, data_dir, engine, &args.event, out).await,
+        None => run_file(args, engine, &args.event, out).await,
     }
 }
 
 async fn run_file(
-    args: &RunOnceArgs,
+    args: &RunOnceOptions,
     engine: Arc<SandboxEngine>,
-    limits: Limits,
     event: &serde_json::Value,
     out: &mut dyn Write,
 ) -> Result<bool, RunOnceError> {
@@ -135,7 +102,7 @@ async fn run_file(
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "piece".into());
-    let mut sandbox = SpaceSandbox::new(engine, args.space.clone(), limits);
+    let mut sandbox = SpaceSandbox::new(engine, args.space.clone(), args.limits);
     let report = sandbox
         .run(&Piece::new(piece_id.clone(), source), event, cells.clone())
         .await;
@@ -151,10 +118,9 @@ async fn run_file(
 
 /// Runs a piece stored in a daemon's data directory against its stored cells.
 async fn run_stored(
-    args: &RunOnceArgs,
+    args: &RunOnceOptions,
     data_dir: &Path,
     engine: Arc<SandboxEngine>,
-    limits: Limits,
     event: &serde_json::Value,
     out: &mut dyn Write,
 ) -> Result<bool, RunOnceError> {
@@ -185,7 +151,7 @@ async fn run_stored(
                 args.space
             ))
         })?;
-    let mut sandbox = SpaceSandbox::new(engine, space.clone(), limits);
+    let mut sandbox = SpaceSandbox::new(engine, space.clone(), args.limits);
     let started_at = Clock::system().now();
     let report = sandbox
         .run(
@@ -232,7 +198,7 @@ async fn run_stored(
 }
 
 fn print_outcome(
-    args: &RunOnceArgs,
+    args: &RunOnceOptions,
     out: &mut dyn Write,
     piece_id: &str,
     outcome: &RunOutcome,
@@ -241,7 +207,9 @@ fn print_outcome(
         serde_json::to_writer(&mut *out, outcome).map_err(|e| RunOnceError::Output(e.into()))?;
         writeln!(out).map_err(RunOnceError::Output)
     } else {
-        write_summary(out, piece_id, outcome).map_err(RunOnceError::Output)
+        outcome
+            .write_summary(out, piece_id)
+            .map_err(RunOnceError::Output)
     }
 }
 
@@ -294,50 +262,4 @@ fn write_cells(path: &Path, cells: &BTreeMap<String, String>) -> Result<(), RunO
     let partial = path.with_extension("json.partial");
     std::fs::write(&partial, text).map_err(write_error)?;
     std::fs::rename(&partial, path).map_err(write_error)
-}
-
-/// The readable summary: what a piece author wants to see after a run.
-pub fn write_summary(
-    out: &mut dyn Write,
-    piece_id: &str,
-    outcome: &RunOutcome,
-) -> std::io::Result<()> {
-    match &outcome.error {
-        None => writeln!(out, "ok: piece \"{piece_id}\" succeeded")?,
-        Some(error) => writeln!(out, "FAILED ({}): {}", error.kind, error.message)?,
-    }
-    if let Some(stack) = outcome.error.as_ref().and_then(|e| e.stack.as_deref()) {
-        for line in stack.lines().filter(|l| !l.trim().is_empty()) {
-            writeln!(out, "    {}", line.trim_end())?;
-        }
-    }
-    if let Some(value) = &outcome.value {
-        writeln!(out, "value:    {value}")?;
-    }
-    writeln!(out, "duration: {} ms", outcome.duration_ms)?;
-    writeln!(out, "fuel:     {} units", outcome.fuel_used)?;
-    writeln!(
-        out,
-        "memory:   {:.1} MiB peak",
-        outcome.memory_peak_bytes as f64 / (1 << 20) as f64
-    )?;
-    for fetch in &outcome.fetches {
-        let result = match (fetch.status, &fetch.error) {
-            (Some(status), _) => status.to_string(),
-            (None, Some(error)) => format!("failed: {error}"),
-            (None, None) => "not finished".into(),
-        };
-        writeln!(
-            out,
-            "fetch:    {} {} -> {} ({} ms)",
-            fetch.method, fetch.url, result, fetch.duration_ms
-        )?;
-    }
-    for line in &outcome.logs {
-        writeln!(out, "log:      [{}] {}", line.level.as_str(), line.message)?;
-    }
-    for key in &outcome.cell_writes {
-        writeln!(out, "cell:     {key}")?;
-    }
-    Ok(())
 }

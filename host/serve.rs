@@ -4,104 +4,39 @@
 
 use crate::api::{self, ApiState};
 use crate::auth::Verifier;
-use crate::cli::{EgressArgs, LimitArgs};
-use crate::identity::operator_identity_from_env;
-use crate::sandbox::{CellSource, EngineOptions, Piece, RunReport, SandboxEngine, SandboxPool};
-use crate::scheduler::{PieceRunner, RetryPolicy, Scheduler, SchedulerConfig};
-use crate::store::{IntegrationFilter, SqliteStore, Store};
+use crate::identity::Identity;
+use crate::sandbox::{
+    CellSource, EgressPolicy, EngineOptions, Limits, Piece, RunReport, SandboxEngine, SandboxPool,
+};
+use crate::scheduler::{PieceRunner, Scheduler, SchedulerConfig};
+use crate::store::{SqliteStore, Store};
 use anyhow::Context as _;
-use clap::Args;
 use futures::future::BoxFuture;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(
-    after_help = "Examples:\n  bgwasm serve                                   data in ./bgwasm-data, API on 127.0.0.1:8000\n  \
-    bgwasm serve --data-dir /var/lib/bgwasm --listen 0.0.0.0:8000 --concurrency 64\n  \
-    bgwasm serve --integration gmail --integration gcal   serve only these integrations\n  \
-    bgwasm serve --interval 200ms                  a fast schedule, for tests"
-)]
-pub struct ServeArgs {
+/// What the daemon runs with, as the command line decided it.
+pub struct ServeConfig {
     /// Where the SQLite database lives (created if missing).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "bgwasm-data",
-        env = "BGWASM_DATA_DIR"
-    )]
     pub data_dir: PathBuf,
     /// The address of the HTTP API.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "127.0.0.1:8000",
-        env = "BGWASM_LISTEN"
-    )]
     pub listen: SocketAddr,
-    /// Time from the end of one run of a piece to the start of its next (60, 60s, 200ms, 5m).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub interval: Duration,
-    /// Spaces running at once. A space always runs one piece at a time.
-    #[arg(long, value_name = "N", default_value = "32")]
-    pub concurrency: NonZeroUsize,
-    /// Consecutive failures after which a piece is disabled.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_failures: u32,
-    /// On SIGINT or SIGTERM, how long to wait for runs in flight before exiting.
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
-    pub grace: Duration,
-    /// Serve only the pieces of this integration (repeatable), so several
-    /// daemons can split the work.
-    #[arg(long = "integration", value_name = "NAME")]
-    pub integrations: Vec<String>,
-    /// Sandboxes kept alive at most (about 0.5 MiB each when idle). Past it,
-    /// the least recently used idle ones are dropped; their next run starts a
-    /// fresh instance.
-    #[arg(long, value_name = "N", default_value_t = crate::sandbox::DEFAULT_MAX_LIVE_SANDBOXES)]
+    /// The retry policy, concurrency, grace period and integrations served.
+    pub scheduler: SchedulerConfig,
+    /// Sandboxes kept alive at most.
     pub max_live_sandboxes: usize,
-    /// Largest request body the API accepts, in bytes (413 past it).
-    #[arg(long, value_name = "BYTES", default_value_t = api::DEFAULT_BODY_LIMIT)]
+    /// Largest request body the API accepts, in bytes.
     pub body_limit: usize,
-    /// The operator's keyfile (PEM). The operator may act on every space, and
-    /// the daemon's DID, which signed requests must name as their audience, is
-    /// the operator's.
-    #[arg(long, value_name = "FILE", env = "IDENTITY")]
-    pub identity: Option<PathBuf>,
-    /// The operator's passphrase, when there is no keyfile. The default is the
-    /// reference service's well-known "implicit trust": set one of the two.
-    #[arg(
-        long,
-        value_name = "PASSPHRASE",
-        env = "OPERATOR_PASS",
-        hide_env_values = true
-    )]
-    pub operator_pass: Option<String>,
-    /// Let unsigned `POST /api/integrations/bg` through, for reference clients
-    /// that cannot sign. Anyone who can reach the API can then register pieces.
-    #[arg(long)]
+    /// The operator: it may act on every space, and its DID is the daemon's.
+    pub operator: Identity,
+    /// Let unsigned `POST /api/integrations/bg` through.
     pub insecure_open_registration: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub egress: EgressArgs,
-}
-
-/// A duration as `60`, `1.5` (seconds) or with a unit: `200ms`, `60s`, `5m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return if seconds.is_finite() && seconds >= 0.0 {
-            Ok(Duration::from_secs_f64(seconds))
-        } else {
-            Err(format!("{text:?} is not a number of seconds"))
-        };
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}); write 60, 60s, 200ms or 5m"))
+    /// Each sandbox's limits.
+    pub limits: Limits,
+    /// Where pieces' fetches may go (the daemon's own address is added).
+    pub egress: EgressPolicy,
 }
 
 /// The scheduler's runs go to the sandbox pool.
@@ -120,63 +55,52 @@ impl PieceRunner for SandboxPool {
 }
 
 /// Runs the daemon until SIGINT or SIGTERM, then stops gracefully.
-pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let limits = args.limits.limits().map_err(anyhow::Error::msg)?;
-    let data_dir = args.data_dir.clone();
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
         .await?
-        .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let operator =
-        operator_identity_from_env(args.identity.as_deref(), args.operator_pass.as_deref())?;
-    let daemon_did = operator.did();
+    let daemon_did = config.operator.did();
     let verifier = Verifier::new(daemon_did, daemon_did);
-    if args.insecure_open_registration {
+    if config.insecure_open_registration {
         tracing::warn!(
             "--insecure-open-registration is on: anyone who can reach {} can register pieces in any space without signing",
-            args.listen
+            config.listen
         );
     }
-    let mut egress = args.egress.policy();
+    let mut egress = config.egress;
     // Pieces must not reach the daemon's own API, whatever else is open.
-    egress.deny_daemon_address(args.listen);
+    egress.deny_daemon_address(config.listen);
     let engine = SandboxEngine::new(EngineOptions {
         egress,
         ..EngineOptions::default()
     })
     .await?;
-    let pool = SandboxPool::with_max_live(engine, limits, args.max_live_sandboxes);
-    let config = SchedulerConfig {
-        policy: RetryPolicy {
-            interval: args.interval,
-            max_failures: args.max_failures,
-        },
-        concurrency: args.concurrency,
-        grace: args.grace,
-        integrations: IntegrationFilter::only(args.integrations.clone()),
-        ..SchedulerConfig::default()
-    };
-    let scheduler = Scheduler::new(store.clone(), Arc::new(pool), config);
+    let pool = SandboxPool::with_max_live(engine, config.limits, config.max_live_sandboxes);
+    let grace = config.scheduler.grace;
+    let scheduler_config = config.scheduler.clone();
+    let scheduler = Scheduler::new(store.clone(), Arc::new(pool), config.scheduler);
     let app = api::router(
         ApiState::new(store, scheduler.clone())
-            .with_body_limit(args.body_limit)
-            .with_auth(verifier, args.insecure_open_registration),
+            .with_body_limit(config.body_limit)
+            .with_auth(verifier, config.insecure_open_registration),
     );
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| {
             format!(
                 "listening on {} (is another daemon running? pick another --listen)",
-                args.listen
+                config.listen
             )
         })?;
     tracing::info!(
-        listen = %args.listen,
+        listen = %config.listen,
         did = %daemon_did,
-        data_dir = %args.data_dir.display(),
-        interval = %humantime::format_duration(args.interval),
-        concurrency = args.concurrency.get(),
-        integrations = ?args.integrations,
+        data_dir = %config.data_dir.display(),
+        interval = %humantime::format_duration(scheduler_config.policy.interval),
+        concurrency = scheduler_config.concurrency.get(),
+        integrations = ?scheduler_config.integrations.names().unwrap_or_default(),
         "bgwasm serving"
     );
 
@@ -194,7 +118,6 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%signal, "stopping: no new runs; waiting for the runs in flight");
         let _ = stop_tx.send(true);
     });
-    let grace = args.grace;
     let serving = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     // The API waits for its open requests (a manual run, say) no longer than
     // the scheduler waits for its runs.

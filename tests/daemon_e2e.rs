@@ -128,6 +128,18 @@ impl Daemon {
         )
     }
 
+    /// The public `/healthz`.
+    async fn health(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("http://{}/healthz", self.addr))
+            .send()
+            .await
+            .expect("the daemon answers");
+        let bytes = response.bytes().await.expect("/healthz answers a body");
+        serde_json::from_slice(&bytes).expect("/healthz is JSON")
+    }
+
     /// Adds a piece to a named space (signed by its key) and returns its id.
     async fn add_piece(&self, space: &str, source: &str) -> String {
         let key = space_key(space);
@@ -293,7 +305,8 @@ async fn a_failing_piece_is_disabled_after_three_failures_and_recovers_when_fixe
     );
     assert_eq!(disabled["consecutiveFailures"], json!(3));
     assert_eq!(disabled["totalRuns"], json!(3));
-    // Nothing runs while disabled.
+    // Nothing runs while disabled: not in six intervals (an absence, so
+    // there is no state to wait on, only time to let pass).
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
         daemon.registration("bob", &piece).await["totalRuns"],
@@ -444,7 +457,10 @@ async fn sigterm_lets_the_run_in_flight_finish_then_exits_zero() {
     let mut daemon = Daemon::start(dir.path(), "60s", &[]).await;
     let piece = daemon.add_piece("fay", &fixture("daemon_sleep.js")).await;
     daemon.register("fay", &piece).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::wait_until("the run is in flight", Duration::from_secs(10), || async {
+        daemon.health().await["running"] == json!(1)
+    })
+    .await;
     let stopping = Instant::now();
     daemon.signal("-TERM");
     let status = daemon
@@ -559,4 +575,81 @@ async fn a_piece_cannot_reach_the_daemon_api_even_with_the_private_network_open(
             .contains("daemon_address"),
         "{outcome}"
     );
+}
+
+/// Runs the `bgwasm` CLI client against `daemon`; returns exit code, stdout
+/// and stderr.
+fn client(daemon: &Daemon, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bgwasm"))
+        .args(args)
+        .env("API_URL", format!("http://{}", daemon.addr))
+        .env("OPERATOR_PASS", OPERATOR_PASS)
+        .env_remove("IDENTITY")
+        .output()
+        .expect("running the bgwasm client");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_client_drives_a_piece_and_refuses_bad_ids_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let file = common::fixture_path("sync_counter.js");
+    let file = file.to_str().unwrap();
+    let (code, out, err) = client(
+        &daemon,
+        &[
+            "piece",
+            "add",
+            file,
+            "--space",
+            "ivy",
+            "--id",
+            "counter",
+            "--register",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("counter\nregistered "), "{out}");
+    let (code, out, err) = client(&daemon, &["run", "ivy", "counter"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("ok: piece \"counter\" succeeded"), "{out}");
+    let (code, out, err) = client(&daemon, &["status", "--space", "ivy"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.lines().nth(1).unwrap().contains(" counter "), "{out}");
+    for (action, shown) in [
+        ("disable", "Disabled via UI"),
+        ("enable", "Re-initializing"),
+    ] {
+        let (code, out, err) = client(&daemon, &[action, "ivy", "counter"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.trim_end().ends_with(shown), "{action}: {out}");
+    }
+    let (code, out, err) = client(&daemon, &["unregister", "ivy", "counter"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("unregistered "), "{out}");
+
+    // Refused before any request, with exit code 2 and the id named.
+    let before = daemon.health().await["counts"].clone();
+    for (args, named) in [
+        (
+            vec!["piece", "add", file, "--space", "ivy", "--id", "a b"],
+            "a b",
+        ),
+        (
+            vec!["piece", "add", file, "--space", "ivy", "--id", "ok&id=z"],
+            "ok&id=z",
+        ),
+        (vec!["enable", "ivy", "../../x"], "../../x"),
+        (vec!["run", "did:key:zNOPE", "counter"], "did:key:zNOPE"),
+    ] {
+        let (code, out, err) = client(&daemon, &args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+    assert_eq!(daemon.health().await["counts"], before);
 }

@@ -121,14 +121,25 @@ async fn a_trap_in_one_space_leaves_another_space_s_run_intact() {
         return "steady";
     }"#;
     let started = Instant::now();
-    let b = pool.run(
-        "space-b",
-        Piece::new("steady", steady),
-        json!({}),
-        Arc::new(MemoryCells::default()),
-    );
+    let b = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            pool.run(
+                "space-b",
+                Piece::new("steady", steady),
+                json!({}),
+                Arc::new(MemoryCells::default()),
+            )
+            .await
+        }
+    });
+    // Space b's run is in flight once its sandbox exists.
+    common::wait_until("space b's run started", Duration::from_secs(10), || {
+        let pool = pool.clone();
+        async move { pool.spaces() == 1 }
+    })
+    .await;
     let a = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let looped = pool
             .run(
                 "space-a",
@@ -147,7 +158,8 @@ async fn a_trap_in_one_space_leaves_another_space_s_run_intact() {
             .await;
         (looped, bombed)
     };
-    let (b, (looped, bombed)) = tokio::join!(b, a);
+    let (looped, bombed) = a.await;
+    let b = b.await.unwrap();
     assert_eq!(looped.outcome.error_kind(), Some(ErrorKind::FuelExhausted));
     assert_eq!(bombed.outcome.error_kind(), Some(ErrorKind::MemoryLimit));
     assert!(b.outcome.ok, "{:?}", b.outcome);

@@ -93,7 +93,7 @@ fn registration_bodies_parse_exactly_when_well_formed() {
         let good = json!({ id_field: id, "space": space, "integration": integration });
         let parsed = bgwasm::api::parse_register_request(good.to_string().as_bytes())
             .unwrap_or_else(|e| panic!("refused {good}: {}", e.message));
-        assert_eq!(parsed.key.piece_id.as_str(), id);
+        assert_eq!(parsed.piece_id.as_str(), id);
         assert_eq!(parsed.integration, integration);
 
         let mut bad = good.as_object().unwrap().clone();

@@ -317,16 +317,27 @@ async fn a_looping_space_does_not_hold_up_another() {
         },
     );
     let mut healthy = SpaceSandbox::new(engine, "healthy", limits());
+    // It tells the server when it starts, then loops.
+    let fetch_then_loop = "export async function bgUpdater(event) {
+        await fetch(event.url);
+        for (;;) {}
+    }";
+    let started_url = server.url("/json");
     let forever = tokio::spawn(async move {
         looping
             .run(
-                &Piece::new("loop", fixture("infinite_loop.js")),
-                &json!({}),
+                &Piece::new("loop", fetch_then_loop),
+                &json!({ "url": started_url }),
                 Arc::new(MemoryCells::default()),
             )
             .await
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    common::wait_until(
+        "the looping space's run started",
+        Duration::from_secs(10),
+        || async { server.requests() == 1 },
+    )
+    .await;
     let started = Instant::now();
     let report = healthy
         .run(
@@ -533,5 +544,27 @@ async fn a_run_s_cell_writes_are_bounded() {
     assert!(
         value["error"].as_str().unwrap().contains("at most 32 MiB"),
         "{value}"
+    );
+}
+
+/// The cache's SAFETY argument (only this user writes compiled code there)
+/// depends on the directory being private.
+#[tokio::test]
+async fn the_guest_cache_directory_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("nested").join("cache");
+    SandboxEngine::new(EngineOptions {
+        cache_dir: Some(cache.clone()),
+        ..EngineOptions::default()
+    })
+    .await
+    .unwrap();
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        1,
+        "one artifact"
     );
 }

@@ -1,160 +1,206 @@
-//! Who may call the API: every request except `GET /healthz` must carry a
-//! token signed by the key of the space it touches, or by the daemon's
-//! operator (see [`crate::auth`] for the scheme). Calls across all spaces
-//! (listing every registration) are the operator's alone.
+//! Who may call the API, decided once at the edge: every route but
+//! `GET /healthz` is behind one of the middlewares here (a `route_layer`, so
+//! it runs after routing). Each reads the space a request touches the one
+//! way there is — the `{space}` path parameter as axum extracts it, the
+//! parsed registration body, or the `?space=` of a listing — checks the
+//! signature against it (see [`crate::auth`] for the scheme), and hands the
+//! handler what it decided: [`Verified`], the parsed [`RegisterRequest`](super::RegisterRequest), or
+//! the [`RegistrationFilter`]. Handlers take those and never parse the space
+//! again. Calls across all spaces (listing every registration) are the
+//! operator's alone.
 
 use super::error::ApiError;
+use super::extract::{ApiPath, ApiQuery};
+use super::registrations::parse_register_request;
 use super::state::ApiState;
-use crate::auth::{AuthError, Verifier, now_unix};
+use crate::auth::{AuthError, Authority, now_unix};
 use crate::identity::Did;
-use axum::body::Body;
+use crate::store::{IntegrationFilter, RegistrationFilter};
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
-/// The verifier, and whether unsigned registrations are let through.
-pub struct ApiAuth {
-    pub verifier: Verifier,
-    /// `--insecure-open-registration`: reference clients post registrations
-    /// unsigned.
-    pub open_registration: bool,
+/// What the signature check decided about a request on one space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Who signed: the space's key or the operator. `None` when no signature
+    /// was needed: an unsigned registration under
+    /// `--insecure-open-registration`, or an API built without a verifier.
+    pub signer: Option<Authority>,
+    /// The space the request acts on.
+    pub space: Did,
 }
 
-/// What a request touches.
+/// The `{space}` parameter of `/api/spaces/{space}/...`, percent-decoded by
+/// axum.
+#[derive(Debug, Deserialize)]
+pub struct SpaceParam {
+    space: String,
+}
+
+/// The query of `GET /api/integrations/bg`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    space: Option<String>,
+    integration: Option<String>,
+}
+
+/// What a request acts on, as its middleware read it.
 enum Scope {
+    /// One space: in the path, or named by a registration body.
     Space(Did),
-    Everything,
-    /// A registration whose body names no readable space: it cannot change
-    /// anything, and the handler answers 400 saying why, to any signer.
-    Unreadable,
+    /// Listing registrations: one space's (`?space=`) or every space's.
+    Listing(Option<Did>),
 }
 
-const REGISTRATIONS: &str = "/api/integrations/bg";
+/// The space a request names, or a 400 naming it.
+fn space(text: &str) -> Result<Did, ApiError> {
+    Did::parse_as(text, "space").map_err(|e| ApiError::bad_request(e.to_string()))
+}
 
-pub async fn require_signature(
+/// `/api/spaces/{space}/...`: the space is the path's.
+pub async fn space_in_path(
     State(state): State<ApiState>,
+    path: Result<ApiPath<SpaceParam>, ApiError>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(auth) = state.auth() else {
-        return next.run(request).await;
-    };
-    if request.uri().path() == "/healthz" {
-        return next.run(request).await;
+    let scope = path.and_then(|ApiPath(param)| space(&param.space).map(Scope::Space));
+    guard(&state, request, next, false, |_, _| scope).await
+}
+
+/// `/api/integrations/bg`: a registration's space is its body's; a
+/// listing's is its `?space=`, and without one it spans every space.
+pub async fn registrations(
+    State(state): State<ApiState>,
+    query: Result<ApiQuery<ListQuery>, ApiError>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::POST {
+        let query = request.uri().query().map(str::to_owned);
+        return guard(&state, request, next, true, |body, extensions| {
+            if let Some(query) = query {
+                return Err(ApiError::bad_request(format!(
+                    "POST /api/integrations/bg takes no query string (got {query:?}); name the \
+                     space in the body"
+                )));
+            }
+            let registration = parse_register_request(body)?;
+            let space = registration.space;
+            extensions.insert(registration);
+            Ok(Scope::Space(space))
+        })
+        .await;
     }
-    let (parts, body) = request.into_parts();
-    // The signature covers the body, so it is read here, within the limit.
-    let bytes = match axum::body::to_bytes(body, state.body_limit()).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the request body is larger than the limit of {} bytes",
-                    state.body_limit()
-                ),
-            )
-            .into_response();
-        }
-    };
-    let scope = match scope_of(&parts.method, parts.uri.path(), parts.uri.query(), &bytes) {
-        Ok(scope) => scope,
+    guard(&state, request, next, false, |_, extensions| {
+        let ApiQuery(query) = query?;
+        let space = query.space.as_deref().map(space).transpose()?;
+        extensions.insert(RegistrationFilter {
+            space: space.map(|did| did.to_string()),
+            integrations: query
+                .integration
+                .map_or_else(IntegrationFilter::all, |i| IntegrationFilter::only([i])),
+        });
+        Ok(Scope::Listing(space))
+    })
+    .await
+}
+
+/// Reads the body (the signature covers it), decides the scope with
+/// `decide`, checks the signature against it, and runs the handler with
+/// what was decided. A request whose scope cannot be read is checked as a
+/// call over all spaces, and any genuine signer (not only the operator) then
+/// gets the 400 saying why; `open` lets an unsigned request through when
+/// the daemon runs with `--insecure-open-registration`.
+async fn guard(
+    state: &ApiState,
+    request: Request,
+    next: Next,
+    open: bool,
+    decide: impl FnOnce(&[u8], &mut axum::http::Extensions) -> Result<Scope, ApiError>,
+) -> Response {
+    let (mut parts, bytes) = match read_body(state, request).await {
+        Ok(read) => read,
         Err(error) => return error.into_response(),
     };
-    let header = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let unsigned_registration =
-        header.is_none() && parts.method == Method::POST && parts.uri.path() == REGISTRATIONS;
-    if !(unsigned_registration && auth.open_registration) {
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        let space = match &scope {
-            Scope::Space(did) => Some(did),
-            Scope::Everything | Scope::Unreadable => None,
-        };
-        let verified = auth.verifier.verify(
-            header,
-            parts.method.as_str(),
-            path_and_query,
-            &bytes,
-            space,
-            now_unix(),
-        );
-        match verified {
-            Ok(_) => {}
-            // Genuinely signed, just not by the operator: the body is at fault.
-            Err(AuthError::OperatorOnly { .. }) if matches!(scope, Scope::Unreadable) => {}
-            Err(error) => {
-                tracing::info!(method = %parts.method, path = %parts.uri.path(), problem = error.code(), "refused a request");
-                return refusal(&error);
-            }
+    let scope = decide(&bytes, &mut parts.extensions);
+    let signer = match check_signature(state, &parts, &bytes, &scope, open) {
+        Ok(signer) => signer,
+        Err(error) => {
+            tracing::info!(method = %parts.method, path = %parts.uri.path(), problem = error.code(), "refused a request");
+            return refusal(&error);
         }
+    };
+    match scope {
+        Ok(Scope::Space(space)) => {
+            parts.extensions.insert(Verified { signer, space });
+        }
+        Ok(Scope::Listing(_)) => {}
+        Err(error) => return error.into_response(),
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 
-/// The space a request is about: from the path, from the registration body,
-/// or from `?space=` when listing registrations.
-fn scope_of(
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Scope, ApiError> {
-    let parse =
-        |text: &str| Did::parse_as(text, "space").map_err(|e| ApiError::bad_request(e.to_string()));
-    if let Some(rest) = path.strip_prefix("/api/spaces/") {
-        let space = rest.split('/').next().unwrap_or_default();
-        return parse(&percent_decode(space)).map(Scope::Space);
+/// The request's body, read within the body limit.
+async fn read_body(state: &ApiState, request: Request) -> Result<(Parts, Bytes), ApiError> {
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, state.body_limit()).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than the limit of {} bytes",
+                state.body_limit()
+            ),
+        )),
     }
-    if path == REGISTRATIONS {
-        let named = if *method == Method::POST {
-            serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v.get("space").and_then(|s| s.as_str()).map(str::to_owned))
-        } else {
-            query.and_then(|q| {
-                q.split('&')
-                    .filter_map(|pair| pair.split_once('='))
-                    .find(|(name, _)| *name == "space")
-                    .map(|(_, value)| percent_decode(value))
-            })
-        };
-        return Ok(match named.and_then(|s| Did::decode(&s).ok()) {
-            Some(did) => Scope::Space(did),
-            None if *method == Method::POST => Scope::Unreadable,
-            None => Scope::Everything,
-        });
-    }
-    Ok(Scope::Everything)
 }
 
-/// Path segments and query values arrive percent-encoded (`did%3Akey%3A...`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((high * 16 + low) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
+/// Who signed, or why the request is refused.
+fn check_signature(
+    state: &ApiState,
+    parts: &Parts,
+    body: &[u8],
+    scope: &Result<Scope, ApiError>,
+    open: bool,
+) -> Result<Option<Authority>, AuthError> {
+    let Some(auth) = state.auth() else {
+        return Ok(None);
+    };
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if header.is_none() && open && auth.open_registration {
+        return Ok(None);
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let space = match scope {
+        Ok(Scope::Space(space)) => Some(space),
+        Ok(Scope::Listing(space)) => space.as_ref(),
+        Err(_) => None,
+    };
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    match auth.verifier.verify(
+        header,
+        parts.method.as_str(),
+        target,
+        body,
+        space,
+        now_unix(),
+    ) {
+        Ok(authority) => Ok(Some(authority)),
+        // Genuinely signed, just not by the operator: the request itself is
+        // at fault, and the handler's 400 says how.
+        Err(AuthError::OperatorOnly { .. }) if scope.is_err() => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 fn refusal(error: &AuthError) -> Response {
@@ -166,17 +212,4 @@ fn refusal(error: &AuthError) -> Response {
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bgwasm"));
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_decoding_handles_dids_and_stray_percent_signs() {
-        assert_eq!(percent_decode("did%3Akey%3Az6Mk"), "did:key:z6Mk");
-        assert_eq!(percent_decode("did:key:z6Mk"), "did:key:z6Mk");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
 }

@@ -308,3 +308,159 @@ async fn an_invalid_space_is_a_400_naming_it() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error(&json).contains("did:key:zNOPE"), "{json}");
 }
+
+/// Every signed route, acting on `space` (and piece `id`), with a body that
+/// names `body_space` wherever the route takes a body.
+fn every_route(space: &str, id: &str, body_space: &str) -> Vec<(&'static str, String, String)> {
+    let piece = format!("/api/spaces/{space}/pieces/{id}");
+    let source = format!("export function bgUpdater() {{ return {{ space: \"{body_space}\" }}; }}");
+    vec![
+        (
+            "POST",
+            format!("/api/spaces/{space}/pieces"),
+            source.clone(),
+        ),
+        ("GET", piece.clone(), String::new()),
+        ("PUT", piece.clone(), source),
+        ("DELETE", piece.clone(), String::new()),
+        ("POST", format!("{piece}/enable"), String::new()),
+        ("POST", format!("{piece}/disable"), String::new()),
+        ("POST", format!("{piece}/run"), String::new()),
+        ("GET", format!("/api/spaces/{space}/cells"), String::new()),
+        (
+            "GET",
+            format!("/api/spaces/{space}/cells/{id}"),
+            String::new(),
+        ),
+        (
+            "POST",
+            format!("/api/integrations/bg?space={space}"),
+            format!(r#"{{"pieceId":"{id}","space":"{body_space}","integration":"x"}}"#),
+        ),
+        (
+            "GET",
+            format!("/api/integrations/bg?space={space}"),
+            format!(r#"{{"space":"{body_space}"}}"#),
+        ),
+    ]
+}
+
+impl Daemon {
+    /// Every registration, as the operator lists them.
+    async fn registrations(&self) -> Value {
+        let (status, json) = self
+            .signed(&self.operator, "GET", "/api/integrations/bg", "")
+            .await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        json
+    }
+}
+
+#[tokio::test]
+async fn a_request_whose_path_and_body_name_different_spaces_is_refused_on_every_route() {
+    let daemon = daemon(false);
+    let (alice, mallory) = (space_key("alice"), space_key("mallory"));
+    // Mallory's own piece, so only the space decides.
+    let uri = format!("/api/spaces/{}/pieces?id=p1", mallory.did());
+    let (status, json) = daemon.signed(&mallory, "POST", &uri, "src").await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let before = daemon.registrations().await;
+    let routes = every_route(&alice.did().to_string(), "p1", &mallory.did().to_string());
+    for (method, uri, body) in routes {
+        let (status, json) = daemon.signed(&mallory, method, &uri, &body).await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::BAD_REQUEST,
+            "{method} {uri} signed by the body's space: {status} {json}"
+        );
+        assert!(!error(&json).is_empty(), "{json}");
+    }
+    assert_eq!(daemon.registrations().await, before);
+}
+
+#[tokio::test]
+async fn an_encoded_dot_dot_segment_is_refused_on_every_route() {
+    let daemon = daemon(false);
+    let alice = space_key("alice");
+    let space = alice.did().to_string();
+    let uri = format!("/api/spaces/{space}/pieces?id=p1");
+    let (status, json) = daemon.signed(&alice, "POST", &uri, "src").await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let before = daemon.registrations().await;
+    for (bad_space, bad_id) in [
+        (format!("..%2F{space}"), "p1"),
+        ("%2e%2e".to_owned(), "p1"),
+        (format!("{space}%2F..%2F{space}"), "p1"),
+        (space.clone(), "..%2F..%2Fp1"),
+        (space.clone(), "%2e%2e"),
+        (space.clone(), "p1%2F..%2F..%2Fx"),
+    ] {
+        for signer in [&alice, &daemon.operator] {
+            for (method, uri, body) in every_route(&bad_space, bad_id, &space) {
+                if bad_space == space && !uri.contains(bad_id) {
+                    continue; // nothing of this route's path is bad
+                }
+                let (status, json) = daemon.signed(signer, method, &uri, &body).await;
+                assert!(
+                    status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+                    "{method} {uri}: {status} {json}"
+                );
+            }
+        }
+    }
+    // A registration naming such a piece or space in its body.
+    for body in [
+        format!(r#"{{"pieceId":"../p1","space":"{space}","integration":"x"}}"#),
+        format!(r#"{{"pieceId":"p1","space":"../{space}","integration":"x"}}"#),
+    ] {
+        let (status, json) = daemon
+            .signed(&alice, "POST", "/api/integrations/bg", &body)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {json}");
+    }
+    assert_eq!(daemon.registrations().await, before);
+}
+
+#[tokio::test]
+async fn handlers_get_the_space_the_signature_was_checked_against() {
+    let daemon = daemon(false);
+    let alice = space_key("alice");
+    // The path's space, percent-encoded, is the one decoded, checked and used.
+    let encoded = alice.did().to_string().replace(':', "%3A");
+    let uri = format!("/api/spaces/{encoded}/pieces?id=p1");
+    let (status, json) = daemon.signed(&alice, "POST", &uri, "src").await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let (status, json) = daemon
+        .signed(
+            &alice,
+            "GET",
+            &format!("/api/spaces/{}/pieces/p1", alice.did()),
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["piece"]["space"], alice.did().to_string());
+    // A registration's space is its body's, and a query beside it is refused.
+    let body = format!(
+        r#"{{"pieceId":"p1","space":"{}","integration":"x"}}"#,
+        alice.did()
+    );
+    let (status, json) = daemon
+        .signed(&alice, "POST", "/api/integrations/bg", &body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let (status, json) = daemon
+        .signed(&alice, "POST", "/api/integrations/bg?x=1", &body)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert!(error(&json).contains("no query"), "{json}");
+    let (status, json) = daemon
+        .signed(
+            &alice,
+            "GET",
+            &format!("/api/integrations/bg?space={encoded}"),
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json[0]["space"], alice.did().to_string(), "{json}");
+}

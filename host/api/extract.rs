@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 
 /// Path parameters.
 #[derive(FromRequestParts)]
@@ -59,4 +60,37 @@ fn body_error(rejection: &BytesRejection, limit: usize) -> ApiError {
         rejection.status(),
         format!("could not read the request body: {}", rejection.body_text()),
     )
+}
+
+/// A value the signature check decided before the handler ran (the
+/// `Verified` space, a parsed registration, a
+/// listing's filter): the handler takes it instead of parsing the request
+/// again.
+pub struct Decided<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Decided<T>
+where
+    T: Clone + Send + Sync + 'static,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<T>()
+            .cloned()
+            .map(Decided)
+            .ok_or_else(|| {
+                tracing::error!(
+                    wanted = std::any::type_name::<T>(),
+                    path = %parts.uri.path(),
+                    "a handler ran without the signature check that decides its input"
+                );
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: this route is missing its signature check",
+                )
+            })
+    }
 }

@@ -2,9 +2,11 @@
 //! do, managing pieces, reading status, runs and cells.
 //!
 //! Every error is JSON (`{"success": false, "error": "..."}`), including
-//! unknown routes, wrong methods and bodies past the size limit. Spaces in
-//! paths go through [`validate_space`]; signed requests are checked by the
-//! middleware in `auth.rs`, with the verifier carried by [`ApiState`].
+//! unknown routes, wrong methods and bodies past the size limit. The router
+//! has a public part (`/healthz`) and a signed part, behind the middlewares
+//! of `auth.rs`: they decide which space a request touches, once, check its
+//! signature against that space, and hand the handler the decision
+//! ([`Verified`]).
 
 mod auth;
 mod cells;
@@ -13,7 +15,6 @@ mod extract;
 mod health;
 mod pieces;
 mod registrations;
-mod space;
 mod state;
 
 #[cfg(test)]
@@ -21,10 +22,10 @@ mod auth_tests;
 #[cfg(test)]
 mod tests;
 
+pub use auth::Verified;
 pub use error::ApiError;
 pub use registrations::{RegisterRequest, parse_register_request};
-pub use space::validate_space;
-pub use state::{ApiState, DEFAULT_BODY_LIMIT};
+pub use state::{ApiAuth, ApiState, DEFAULT_BODY_LIMIT};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -35,11 +36,7 @@ use axum::routing::{get, post};
 /// The API's routes, ready to serve.
 pub fn router(state: ApiState) -> Router {
     const PIECE: &str = "/api/spaces/{space}/pieces/{piece_id}";
-    Router::new()
-        .route(
-            "/api/integrations/bg",
-            post(registrations::register).get(registrations::list),
-        )
+    let spaces = Router::new()
         .route("/api/spaces/{space}/pieces", post(pieces::add))
         .route(
             PIECE,
@@ -53,14 +50,26 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/spaces/{space}/cells", get(cells::list))
         // A wildcard, so cell keys may contain slashes.
         .route("/api/spaces/{space}/cells/{*key}", get(cells::get))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::space_in_path,
+        ));
+    let registrations = Router::new()
+        .route(
+            "/api/integrations/bg",
+            post(registrations::register).get(registrations::list),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::registrations,
+        ));
+    Router::new()
         .route("/healthz", get(health::health))
+        .merge(spaces)
+        .merge(registrations)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit()))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_signature,
-        ))
         .with_state(state)
 }
 

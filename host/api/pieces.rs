@@ -2,9 +2,9 @@
 //! piece's registration and runs, and acting on it (enable, disable, run
 //! now, unregister).
 
+use super::auth::Verified;
 use super::error::ApiError;
-use super::extract::{ApiPath, ApiQuery, RawBody};
-use super::space::validate_space;
+use super::extract::{ApiPath, ApiQuery, Decided, RawBody};
 use super::state::ApiState;
 use crate::sandbox::RunOutcome;
 use crate::store::{
@@ -24,10 +24,19 @@ fn piece_id(raw: &str) -> Result<PieceId, ApiError> {
     PieceId::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// The space and piece of a `/api/spaces/{space}/pieces/{pieceId}` path.
-fn key_of(space: String, raw_id: &str) -> Result<RegistrationKey, ApiError> {
-    validate_space(&space)?;
-    Ok(RegistrationKey::new(space, piece_id(raw_id)?))
+/// The piece id of `/api/spaces/{space}/pieces/{piece_id}` (the space is
+/// [`Verified`]).
+#[derive(Debug, Deserialize)]
+pub struct PiecePath {
+    piece_id: String,
+}
+
+/// The verified space and the piece of a `.../pieces/{piece_id}` path.
+fn key_of(verified: &Verified, path: &PiecePath) -> Result<RegistrationKey, ApiError> {
+    Ok(RegistrationKey::new(
+        verified.space.to_string(),
+        piece_id(&path.piece_id)?,
+    ))
 }
 
 /// A request body as piece source.
@@ -64,11 +73,11 @@ pub struct AddQuery {
 /// source was already there.
 pub async fn add(
     State(state): State<ApiState>,
-    ApiPath(space): ApiPath<String>,
+    Decided(verified): Decided<Verified>,
     ApiQuery(query): ApiQuery<AddQuery>,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<PieceAdded>), ApiError> {
-    validate_space(&space)?;
+    let space = verified.space.to_string();
     let id = query.id.as_deref().map(piece_id).transpose()?;
     let source = source_of(&body)?;
     let added = state
@@ -96,10 +105,11 @@ pub async fn add(
 /// `PUT /api/spaces/{space}/pieces/{pieceId}`: the next run uses the new source.
 pub async fn replace(
     State(state): State<ApiState>,
-    ApiPath((space, id)): ApiPath<(String, String)>,
+    Decided(verified): Decided<Verified>,
+    ApiPath(path): ApiPath<PiecePath>,
     RawBody(body): RawBody,
 ) -> Result<Json<PieceInfo>, ApiError> {
-    let key = key_of(space, &id)?;
+    let key = key_of(&verified, &path)?;
     let source = source_of(&body)?;
     let info = state
         .store()
@@ -126,10 +136,11 @@ pub struct PieceDetails {
 /// registration (null if unregistered) and its newest runs.
 pub async fn show(
     State(state): State<ApiState>,
-    ApiPath((space, id)): ApiPath<(String, String)>,
+    Decided(verified): Decided<Verified>,
+    ApiPath(path): ApiPath<PiecePath>,
     ApiQuery(query): ApiQuery<ShowQuery>,
 ) -> Result<Json<PieceDetails>, ApiError> {
-    let key = key_of(space, &id)?;
+    let key = key_of(&verified, &path)?;
     let store = state.store();
     let Some(piece) = store.get_piece(&key.space, &key.piece_id).await? else {
         return Err(ApiError::not_found(format!(
@@ -151,9 +162,10 @@ pub async fn show(
 /// `POST .../enable`: like registering again.
 pub async fn enable(
     State(state): State<ApiState>,
-    ApiPath((space, id)): ApiPath<(String, String)>,
+    Decided(verified): Decided<Verified>,
+    ApiPath(path): ApiPath<PiecePath>,
 ) -> Result<Json<Registration>, ApiError> {
-    let key = key_of(space, &id)?;
+    let key = key_of(&verified, &path)?;
     let registration = state.store().enable(&key, state.scheduler().now()).await?;
     state.scheduler().wake();
     tracing::info!(piece = %key, "enabled a piece");
@@ -163,9 +175,10 @@ pub async fn enable(
 /// `POST .../disable`: a run in flight finishes; no new one starts.
 pub async fn disable(
     State(state): State<ApiState>,
-    ApiPath((space, id)): ApiPath<(String, String)>,
+    Decided(verified): Decided<Verified>,
+    ApiPath(path): ApiPath<PiecePath>,
 ) -> Result<Json<Registration>, ApiError> {
-    let key = key_of(space, &id)?;
+    let key = key_of(&verified, &path)?;
     let registration = state.store().disable(&key, state.scheduler().now()).await?;
     tracing::info!(piece = %key, "disabled a piece");
     Ok(Json(registration))
@@ -176,9 +189,10 @@ pub async fn disable(
 /// run failed: the request itself succeeded).
 pub async fn run(
     State(state): State<ApiState>,
-    ApiPath((space, id)): ApiPath<(String, String)>,
+    Decided(verified): Decided<Verified>,
+    ApiPath(path): ApiPath<PiecePath>,
 ) -> Result<Json<RunOutcome>, ApiError> {
-    let key = key_of(space, &id)?;
+    let key = key_of(&verified, &path)?;
     Ok(Json(state.scheduler().run_now(key).await?))
 }
 
@@ -186,9 +200,10 @@ pub async fn run(
 /// piece's source and run history stay.
 pub async fn unregister(
     State(state): State<ApiState>,
-    ApiPath((space, id)): ApiPath<(String, String)>,
+    Decided(verified): Decided<Verified>,
+    ApiPath(path): ApiPath<PiecePath>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = key_of(space, &id)?;
+    let key = key_of(&verified, &path)?;
     if !state.store().unregister(&key).await? {
         return Err(ApiError::not_found(format!(
             "piece {key} is not registered, so there is nothing to unregister"

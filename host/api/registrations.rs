@@ -2,13 +2,12 @@
 //! and the list of every registration.
 
 use super::error::ApiError;
-use super::extract::{ApiQuery, RawBody};
-use super::space::validate_space;
+use super::extract::Decided;
 use super::state::ApiState;
-use crate::store::{IntegrationFilter, PieceId, Registration, RegistrationFilter, RegistrationKey};
+use crate::identity::Did;
+use crate::store::{PieceId, Registration, RegistrationFilter, RegistrationKey};
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// The longest integration label accepted.
@@ -17,10 +16,18 @@ const MAX_INTEGRATION_LEN: usize = 128;
 const EXPECTED: &str = "expected a JSON object with pieceId (or charmId), space and integration";
 
 /// A registration request, checked field by field.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterRequest {
-    pub key: RegistrationKey,
+    pub space: Did,
+    pub piece_id: PieceId,
     pub integration: String,
+}
+
+impl RegisterRequest {
+    /// The registration it names.
+    pub fn key(&self) -> RegistrationKey {
+        RegistrationKey::new(self.space.to_string(), self.piece_id.clone())
+    }
 }
 
 fn describe(value: &Value) -> &'static str {
@@ -96,12 +103,14 @@ pub fn parse_register_request(body: &[u8]) -> Result<RegisterRequest, ApiError> 
         .map_err(|e| ApiError::bad_request(e.to_string()).in_field(field))?;
     let space = string_field(&body, "space")?
         .ok_or_else(|| ApiError::bad_request(format!("missing field `space`; {EXPECTED}")))?;
-    validate_space(space).map_err(|e| e.in_field("space"))?;
+    let space = Did::parse_as(space, "space")
+        .map_err(|e| ApiError::bad_request(e.to_string()).in_field("space"))?;
     let integration = string_field(&body, "integration")?
         .ok_or_else(|| ApiError::bad_request(format!("missing field `integration`; {EXPECTED}")))?;
     validate_integration(integration).map_err(|e| e.in_field("integration"))?;
     Ok(RegisterRequest {
-        key: RegistrationKey::new(space, piece_id),
+        space,
+        piece_id,
         integration: integration.to_owned(),
     })
 }
@@ -125,20 +134,21 @@ fn validate_integration(integration: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/integrations/bg`.
+/// `POST /api/integrations/bg`: the body was parsed, and its space
+/// verified, by the signature check.
 pub async fn register(
     State(state): State<ApiState>,
-    RawBody(body): RawBody,
+    Decided(request): Decided<RegisterRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let request = parse_register_request(&body)?;
+    let key = request.key();
     let now = state.scheduler().now();
     let registration = state
         .store()
-        .register(&request.key, &request.integration, now)
+        .register(&key, &request.integration, now)
         .await?;
     state.scheduler().wake();
     tracing::info!(
-        piece = %request.key, integration = %registration.integration, status = %registration.state.status,
+        piece = %key, integration = %registration.integration, status = %registration.state.status,
         "registered a piece"
     );
     Ok(Json(
@@ -146,27 +156,12 @@ pub async fn register(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    space: Option<String>,
-    integration: Option<String>,
-}
-
-/// `GET /api/integrations/bg?space=&integration=`.
+/// `GET /api/integrations/bg?space=&integration=`: the filter was read,
+/// and its space verified, by the signature check.
 pub async fn list(
     State(state): State<ApiState>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    Decided(filter): Decided<RegistrationFilter>,
 ) -> Result<Json<Vec<Registration>>, ApiError> {
-    if let Some(space) = &query.space {
-        validate_space(space)?;
-    }
-    let filter = RegistrationFilter {
-        space: query.space,
-        integrations: query
-            .integration
-            .map_or_else(IntegrationFilter::all, |i| IntegrationFilter::only([i])),
-    };
     Ok(Json(state.store().list_registrations(&filter).await?))
 }
 
@@ -186,7 +181,7 @@ mod tests {
             let body = format!(r#"{{"{field}":"p1","space":"{SPACE}","integration":"rss"}}"#);
             let request = parse_register_request(body.as_bytes()).unwrap();
             assert_eq!(
-                request.key,
+                request.key(),
                 RegistrationKey::new(SPACE, PieceId::parse("p1").unwrap())
             );
             assert_eq!(request.integration, "rss");

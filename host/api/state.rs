@@ -1,14 +1,20 @@
 //! What the handlers share. Built with [`ApiState::new`] and `with_*`
-//! methods, so later additions (the request verifier of the auth module) do
-//! not change how the daemon builds it.
+//! methods, so later additions do not change how the daemon builds it.
 
-use super::auth::ApiAuth;
 use crate::auth::Verifier;
 use crate::identity::Did;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 use std::sync::Arc;
 use tokio::time::Instant;
+
+/// The verifier, and whether unsigned registrations are let through.
+pub struct ApiAuth {
+    pub verifier: Verifier,
+    /// `--insecure-open-registration`: reference clients post registrations
+    /// unsigned.
+    pub open_registration: bool,
+}
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;

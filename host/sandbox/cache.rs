@@ -10,6 +10,7 @@
 use super::SandboxError;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
@@ -79,10 +80,7 @@ pub async fn load_guest(engine: &wasmtime::Engine, dir: &Path) -> Result<Compone
     let path = artifact_path(engine, dir, guest);
     let _one_at_a_time = COMPILING.lock().await;
     if path.exists() {
-        // SAFETY: the file was written by `precompile_component` of an engine
-        // with this configuration (the key says so) and only bgwasm writes
-        // this directory.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        match deserialize_artifact(engine, &path) {
             Ok(component) => return Ok(component),
             Err(error) => {
                 tracing::warn!(path = %path.display(), error = %error, "the cached guest is unusable; compiling it again")
@@ -100,17 +98,36 @@ pub async fn load_guest(engine: &wasmtime::Engine, dir: &Path) -> Result<Compone
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(cache_error)?;
+    // Only this user may write here: the SAFETY argument of
+    // `deserialize_artifact` depends on it.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(cache_error)?;
     // Written aside and renamed, so a concurrent reader never sees half a file.
     let nonce: u64 = rand::random();
     let partial = path.with_extension(format!("partial-{}-{nonce:x}", std::process::id()));
     std::fs::write(&partial, &artifact).map_err(cache_error)?;
     std::fs::rename(&partial, &path).map_err(cache_error)?;
     tracing::info!(path = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "compiled and cached the guest");
-    // SAFETY: as above; the file was just written from this engine.
-    unsafe { Component::deserialize_file(engine, &path) }.map_err(|e| {
+    deserialize_artifact(engine, &path).map_err(|e| {
         SandboxError::Setup(anyhow::Error::from(e).context("loading the compiled guest"))
     })
+}
+
+/// Loads a compiled artifact from the cache: the host's one use of unsafe
+/// code (`#![deny(unsafe_code)]` everywhere else).
+#[allow(unsafe_code)]
+fn deserialize_artifact(engine: &wasmtime::Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: wasmtime runs a deserialized artifact's machine code as is, so
+    // the file must be one that `precompile_component` wrote for an engine of
+    // this configuration. It is: its name is keyed by the guest's hash and the
+    // engine's compatibility hash (`artifact_path`), only `load_guest` writes
+    // it (aside, then renamed into place), and the cache directory is created
+    // with mode 0700, so no other user can replace it. wasmtime also checks
+    // the artifact's header and refuses one built for another engine.
+    unsafe { Component::deserialize_file(engine, path) }
 }
 
 struct InitState {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::io::Write;
 
 /// Why a run failed. Serialised in snake_case (`js_error`, `fuel_exhausted`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,5 +151,48 @@ impl RunOutcome {
     /// The error's kind, when the run failed.
     pub fn error_kind(&self) -> Option<ErrorKind> {
         self.error.as_ref().map(|e| e.kind)
+    }
+
+    /// Writes the readable summary: what a piece author wants to see after
+    /// a run of `piece_id`.
+    pub fn write_summary(&self, out: &mut dyn Write, piece_id: &str) -> std::io::Result<()> {
+        match &self.error {
+            None => writeln!(out, "ok: piece \"{piece_id}\" succeeded")?,
+            Some(error) => writeln!(out, "FAILED ({}): {}", error.kind, error.message)?,
+        }
+        if let Some(stack) = self.error.as_ref().and_then(|e| e.stack.as_deref()) {
+            for line in stack.lines().filter(|l| !l.trim().is_empty()) {
+                writeln!(out, "    {}", line.trim_end())?;
+            }
+        }
+        if let Some(value) = &self.value {
+            writeln!(out, "value:    {value}")?;
+        }
+        writeln!(out, "duration: {} ms", self.duration_ms)?;
+        writeln!(out, "fuel:     {} units", self.fuel_used)?;
+        writeln!(
+            out,
+            "memory:   {:.1} MiB peak",
+            self.memory_peak_bytes as f64 / (1 << 20) as f64
+        )?;
+        for fetch in &self.fetches {
+            let result = match (fetch.status, &fetch.error) {
+                (Some(status), _) => status.to_string(),
+                (None, Some(error)) => format!("failed: {error}"),
+                (None, None) => "not finished".into(),
+            };
+            writeln!(
+                out,
+                "fetch:    {} {} -> {} ({} ms)",
+                fetch.method, fetch.url, result, fetch.duration_ms
+            )?;
+        }
+        for line in &self.logs {
+            writeln!(out, "log:      [{}] {}", line.level.as_str(), line.message)?;
+        }
+        for key in &self.cell_writes {
+            writeln!(out, "cell:     {key}")?;
+        }
+        Ok(())
     }
 }

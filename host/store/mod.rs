@@ -6,14 +6,11 @@
 //! pass the time (`now`) in, so the scheduler's clock (paused in tests) is the
 //! only clock.
 
-mod connections;
 mod error;
 mod piece_id;
 mod records;
 mod registration;
-mod schema;
 mod sqlite;
-mod sqlite_cells;
 
 pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};

@@ -382,3 +382,23 @@ async fn the_schema_version_is_recorded_and_a_newer_one_refused() {
         Err(StoreError::NewerSchema { found: 99, .. })
     ));
 }
+
+#[tokio::test]
+async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "export default 1").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    // The CHECK constraint guards `phase`; a piece id has no constraint.
+    conn.execute("UPDATE registrations SET piece_id = 'a/b'", [])
+        .unwrap();
+    let error = store
+        .list_registrations(&RegistrationFilter::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("column piece_id"), "{error}");
+    assert!(error.contains("a/b"), "{error}");
+    assert!(error.contains("listing registrations"), "{error}");
+}

@@ -1,16 +1,25 @@
 //! What the integration tests share: a small HTTP server on 127.0.0.1 that
-//! the tests start themselves, the guest cache location, a sandbox engine
-//! and limits, and fixture loading.
+//! the tests start themselves (an axum router on port 0), the guest cache
+//! location, a sandbox engine and limits, the real binary, fixture loading,
+//! and waiting for a condition with a deadline.
 #![allow(dead_code)]
 
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
 use bgwasm::sandbox::{EgressPolicy, EngineOptions, Limits, SandboxEngine};
+use serde::Deserialize;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
 
 /// The compiled-guest cache the tests share, inside cargo's target dir.
 pub fn cache_dir() -> PathBuf {
@@ -55,21 +64,63 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixture_path(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
 
+/// Polls `condition` every 10 ms until it holds, failing the test with
+/// `what` if it still does not after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A test HTTP server. Routes:
 /// - `/json`: `{"hello":"world"}` as application/json;
 /// - `/delay/MS`: answers `delayed MS` after MS milliseconds;
-/// - `/echo`: answers the request body, with the `x-piece` header as `x-echo`
-///   and the request's content type as `x-echo-content-type`;
+/// - `/echo`: answers the request body, with the `x-piece` header as `x-echo`;
 /// - `/redirect?to=URL`: a 302 to URL;
 /// - `/loop`: a 302 to itself;
 /// - `/bytes/N`: N bytes;
+/// - `/drip/N`: N chunks of 1 KiB, 20 ms apart;
 /// - anything else: 404.
 ///
-/// It stops when dropped.
+/// It counts the requests it receives, and the answers of `/delay` and
+/// `/drip` that the client dropped before they were complete (a cancelled
+/// fetch); it stops when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    requests: Arc<AtomicUsize>,
+    counters: Counters,
     task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone, Default)]
+struct Counters {
+    requests: Arc<AtomicUsize>,
+    abandoned: Arc<AtomicUsize>,
+}
+
+/// Counts an answer as abandoned if it is dropped before `finish`.
+struct Unfinished(Option<Arc<AtomicUsize>>);
+
+impl Unfinished {
+    fn finish(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.0.take() {
+            abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl TestServer {
@@ -78,20 +129,24 @@ impl TestServer {
             .await
             .expect("binding a test server");
         let addr = listener.local_addr().unwrap();
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = requests.clone();
+        let counters = Counters::default();
+        let app = Router::new()
+            .route("/json", get(json))
+            .route("/delay/{ms}", any(delay))
+            .route("/echo", any(echo))
+            .route("/redirect", any(redirect))
+            .route("/loop", any(|| async { found("/loop") }))
+            .route("/bytes/{size}", any(bytes))
+            .route("/drip/{chunks}", any(drip))
+            .fallback(|| async { (StatusCode::NOT_FOUND, "no such route") })
+            .layer(middleware::from_fn_with_state(counters.clone(), count))
+            .with_state(counters.clone());
         let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(stream));
-            }
+            let _ = axum::serve(listener, app).await;
         });
         Self {
             addr,
-            requests,
+            counters,
             task,
         }
     }
@@ -100,8 +155,14 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Requests received so far.
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.counters.requests.load(Ordering::SeqCst)
+    }
+
+    /// Answers of `/delay` and `/drip` dropped before they were complete.
+    pub fn abandoned(&self) -> usize {
+        self.counters.abandoned.load(Ordering::SeqCst)
     }
 }
 
@@ -111,111 +172,92 @@ impl Drop for TestServer {
     }
 }
 
-async fn serve(mut stream: TcpStream) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        if buffer.len() > 1 << 20 {
-            return;
-        }
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let mut lines = head.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let _method = parts.next().unwrap_or_default();
-    let path = parts.next().unwrap_or("/").to_owned();
-    let mut content_length = 0usize;
-    let mut piece_header = String::new();
-    let mut request_type = String::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => content_length = value.trim().parse().unwrap_or(0),
-                "x-piece" => piece_header = value.trim().to_owned(),
-                "content-type" => request_type = value.trim().to_owned(),
-                _ => {}
-            }
-        }
-    }
-    let mut body = buffer[head_end..].to_vec();
-    while body.len() < content_length {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
+async fn count(State(counters): State<Counters>, request: Request, next: Next) -> Response {
+    counters.requests.fetch_add(1, Ordering::SeqCst);
+    next.run(request).await
+}
 
-    let (status, content_type, extra, payload): (&str, &str, String, Vec<u8>) = if path == "/json" {
-        (
-            "200 OK",
-            "application/json",
-            String::new(),
-            br#"{"hello":"world"}"#.to_vec(),
-        )
-    } else if let Some(ms) = path.strip_prefix("/delay/") {
-        let ms: u64 = ms.parse().unwrap_or(0);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        (
-            "200 OK",
-            "text/plain",
-            String::new(),
-            format!("delayed {ms}").into_bytes(),
-        )
-    } else if path == "/echo" {
-        (
-            "200 OK",
-            "text/plain",
-            format!("x-echo: {piece_header}\r\nx-echo-content-type: {request_type}\r\n"),
-            body,
-        )
-    } else if let Some(size) = path.strip_prefix("/bytes/") {
-        (
-            "200 OK",
-            "application/octet-stream",
-            String::new(),
-            vec![b'x'; size.parse().unwrap_or(0)],
-        )
-    } else if path == "/loop" {
-        (
-            "302 Found",
-            "text/plain",
-            "location: /loop\r\n".to_owned(),
-            Vec::new(),
-        )
-    } else if let Some(to) = path.strip_prefix("/redirect?to=") {
-        (
-            "302 Found",
-            "text/plain",
-            format!("location: {to}\r\n"),
-            Vec::new(),
-        )
-    } else {
-        (
-            "404 Not Found",
-            "text/plain",
-            String::new(),
-            b"no such route".to_vec(),
-        )
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n{extra}\r\n",
-        payload.len()
+async fn json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"hello":"world"}"#,
+    )
+}
+
+async fn delay(State(counters): State<Counters>, Path(ms): Path<u64>) -> String {
+    let unfinished = Unfinished(Some(counters.abandoned));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    unfinished.finish();
+    format!("delayed {ms}")
+}
+
+async fn drip(State(counters): State<Counters>, Path(chunks): Path<usize>) -> Response {
+    let unfinished = Unfinished(Some(counters.abandoned));
+    let body = futures::stream::unfold(
+        (0, Some(unfinished)),
+        move |(sent, unfinished)| async move {
+            if sent == chunks {
+                unfinished.map(Unfinished::finish);
+                return None;
+            }
+            if sent > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Some((
+                Ok::<_, std::io::Error>(vec![b'd'; 1024]),
+                (sent + 1, unfinished),
+            ))
+        },
     );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(&payload).await;
-    let _ = stream.shutdown().await;
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The request's body back, its `x-piece` header as `x-echo` and its
+/// content type as `x-echo-content-type`.
+async fn echo(headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain".to_owned()),
+            (
+                header::HeaderName::from_static("x-echo"),
+                header_text("x-piece"),
+            ),
+            (
+                header::HeaderName::from_static("x-echo-content-type"),
+                header_text("content-type"),
+            ),
+        ],
+        body,
+    )
+}
+
+#[derive(Deserialize)]
+struct RedirectTo {
+    to: String,
+}
+
+async fn redirect(Query(RedirectTo { to }): Query<RedirectTo>) -> Response {
+    found(&to)
+}
+
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
+async fn bytes(Path(size): Path<usize>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        vec![b'x'; size],
+    )
 }

@@ -4,7 +4,7 @@
 //! version `i` to `i + 1`, and each runs in its own transaction together with
 //! the version bump, so a crash mid-migration leaves the old version intact.
 
-use super::error::{SqliteContext, StoreError};
+use crate::store::error::{SqliteContext, StoreError};
 use rusqlite::Connection;
 use std::path::Path;
 

@@ -1,17 +1,27 @@
-//! The command line, defined once with clap derive. Each subcommand's work
-//! lives in its own module; this one parses, sets up logging and the async
-//! runtime, and maps results to exit codes.
+//! The command line, defined once with clap derive: this module owns every
+//! flag. It holds the command tree, the flag groups several commands share
+//! (`flags`), the one parser of durations (`duration`) and the exit codes
+//! (`exit`). It parses, turns flags into typed options, sets up logging and
+//! the async runtime, and hands the work to the module of each command
+//! ([`crate::serve`], [`crate::run_once`], [`crate::client`], `id`).
+
+mod duration;
+mod exit;
+mod flags;
+pub mod id;
+mod run_once;
+mod serve;
+
+pub use duration::parse_duration;
+pub use exit::{EXIT_RUN_FAILED, EXIT_USAGE};
+pub use flags::{ClientArgs, EgressArgs, LimitArgs};
+pub use run_once::RunOnceArgs;
+pub use serve::ServeArgs;
 
 use crate::client::{ClientError, PieceAction};
-use crate::run_once::{self, RunOnceArgs};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
-
-/// Exit code of a run that failed (the piece threw, timed out, ...).
-pub const EXIT_RUN_FAILED: u8 = 1;
-/// Exit code of bad usage or bad input (a missing file, invalid JSON).
-pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +42,7 @@ pub struct Cli {
     pub log_format: LogFormat,
 
     #[command(flatten)]
-    pub client: crate::client::ClientArgs,
+    pub client: ClientArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -62,7 +72,7 @@ pub enum Command {
     /// Every registered piece runs every --interval (60 s), one piece at a time
     /// per space. Runs and cells are committed to SQLite under --data-dir, so a
     /// crash loses nothing; SIGINT or SIGTERM stop it gracefully.
-    Serve(crate::serve::ServeArgs),
+    Serve(ServeArgs),
     /// Run one piece once, locally, and show what happened.
     ///
     /// Prints the outcome (status, duration, fuel, peak memory, fetches, logs,
@@ -71,7 +81,7 @@ pub enum Command {
     RunOnce(RunOnceArgs),
     /// Manage pieces on a running daemon (API_URL).
     #[command(subcommand)]
-    Piece(crate::client::PieceCommand),
+    Piece(PieceCommand),
     /// Register a piece of a space for background runs (idempotent; registering
     /// a disabled piece again re-enables it).
     Register {
@@ -101,82 +111,28 @@ pub enum Command {
     Run(PieceTarget),
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
-    Id(crate::cli_id::IdArgs),
+    Id(id::IdArgs),
 }
 
-/// The limits of a sandbox, as flags. Shared by every command that runs pieces.
-#[derive(Debug, Clone, Args)]
-pub struct LimitArgs {
-    /// Fuel per run (roughly, wasm instructions). Stops endless loops.
-    #[arg(long, value_name = "N", default_value_t = crate::sandbox::Limits::DEFAULT_FUEL)]
-    pub fuel: u64,
-    /// Linear memory of a space's sandbox, in MiB.
-    #[arg(long, value_name = "N", default_value_t = crate::sandbox::Limits::DEFAULT_MEMORY_MIB)]
-    pub memory_mib: usize,
-    /// Wall-clock limit per run, in seconds; waiting on fetches and timers counts.
-    #[arg(long, value_name = "SECS", default_value_t = crate::sandbox::Limits::DEFAULT_TIMEOUT_SECS as f64)]
-    pub timeout: f64,
-    /// Largest response body one fetch may read, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::sandbox::Limits::DEFAULT_MAX_RESPONSE_BYTES)]
-    pub max_response_bytes: usize,
-    /// Fetches one run may make.
-    #[arg(long, value_name = "N", default_value_t = crate::sandbox::Limits::DEFAULT_MAX_FETCHES)]
-    pub max_fetches: u32,
-    /// Time limit of one fetch, in seconds, redirects included.
-    #[arg(long, value_name = "SECS", default_value_t = crate::sandbox::Limits::DEFAULT_FETCH_TIMEOUT_SECS as f64)]
-    pub fetch_timeout: f64,
-}
-
-impl LimitArgs {
-    /// The limits, or a message naming the flag that is out of range.
-    pub fn limits(&self) -> Result<crate::sandbox::Limits, String> {
-        let seconds = |flag: &str, value: f64| {
-            if value.is_finite() && value > 0.0 && value <= 86_400.0 {
-                Ok(Duration::from_secs_f64(value))
-            } else {
-                Err(format!(
-                    "--{flag} must be a number of seconds between 0 and 86400, not {value}"
-                ))
-            }
-        };
-        if self.memory_mib == 0 || self.memory_mib > 4096 {
-            return Err(format!(
-                "--memory-mib must be between 1 and 4096, not {}",
-                self.memory_mib
-            ));
-        }
-        if self.fuel == 0 {
-            return Err("--fuel must be more than 0".into());
-        }
-        Ok(crate::sandbox::Limits {
-            fuel: self.fuel,
-            memory_bytes: self.memory_mib << 20,
-            timeout: seconds("timeout", self.timeout)?,
-            max_response_bytes: self.max_response_bytes,
-            max_fetches: self.max_fetches,
-            fetch_timeout: seconds("fetch-timeout", self.fetch_timeout)?,
-        })
-    }
-}
-
-/// Where pieces' fetches may go, as flags. By default: the public internet
-/// only.
-#[derive(Debug, Clone, Args)]
-pub struct EgressArgs {
-    /// Let fetches reach hosts matching PATTERN whatever they resolve to
-    /// (repeatable): api.example.com, *.example.com, or an IP address.
-    #[arg(long = "allow-host", value_name = "PATTERN")]
-    pub allow_hosts: Vec<crate::sandbox::HostPattern>,
-    /// Let fetches reach loopback, private, link-local and CGNAT addresses
-    /// (never cloud metadata addresses or the daemon's own API).
-    #[arg(long)]
-    pub allow_private_network: bool,
-}
-
-impl EgressArgs {
-    pub fn policy(&self) -> crate::sandbox::EgressPolicy {
-        crate::sandbox::EgressPolicy::new(self.allow_private_network, self.allow_hosts.clone())
-    }
+#[derive(Debug, Subcommand)]
+pub enum PieceCommand {
+    /// Upload a piece's source to a space; prints its id.
+    Add {
+        /// The .js file.
+        file: PathBuf,
+        /// The space: a name (derived like the reference does) or a did:key.
+        #[arg(long, value_name = "SPACE")]
+        space: String,
+        /// The piece id; by default it is derived from the source's hash.
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// Also register it for background runs.
+        #[arg(long)]
+        register: bool,
+        /// The integration label of the registration (gmail, rss, ...).
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        integration: String,
+    },
 }
 
 /// Sets up logging on stderr.
@@ -210,7 +166,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             init_logging(cli.log_format, "info");
-            match runtime.block_on(crate::serve::run(&args)) {
+            let served = match args.config() {
+                Ok(config) => runtime.block_on(crate::serve::run(config)),
+                Err(error) => Err(error),
+            };
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     tracing::error!("{error:#}");
@@ -222,31 +182,49 @@ pub fn main() -> ExitCode {
         Command::RunOnce(args) => {
             init_logging(cli.log_format, "warn");
             let mut stdout = std::io::stdout().lock();
-            match runtime.block_on(run_once::run(&args, &mut stdout)) {
+            let ran = match args.options() {
+                Ok(options) => runtime.block_on(crate::run_once::run(&options, &mut stdout)),
+                Err(error) => Err(error),
+            };
+            match ran {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(EXIT_RUN_FAILED),
                 Err(error) => {
                     eprintln!("bgwasm run-once: {error}");
-                    ExitCode::from(error.exit_code())
+                    ExitCode::from(exit::of_run_once(&error))
                 }
             }
         }
-        Command::Piece(command) => client_command(&runtime, cli.log_format, async |out| {
-            crate::client::piece(&cli.client, &command, out)
-                .await
-                .map(|()| true)
+        Command::Piece(PieceCommand::Add {
+            file,
+            space,
+            id,
+            register,
+            integration,
+        }) => client_command(&runtime, cli.log_format, async |out| {
+            let register = register.then_some(integration.as_str());
+            crate::client::add_piece(
+                &cli.client.config(),
+                &file,
+                &space,
+                id.as_deref(),
+                register,
+                out,
+            )
+            .await
+            .map(|()| true)
         }),
         Command::Register {
             space,
             piece_id,
             integration,
         } => client_command(&runtime, cli.log_format, async |out| {
-            crate::client::register(&cli.client, &space, &piece_id, &integration, out)
+            crate::client::register(&cli.client.config(), &space, &piece_id, &integration, out)
                 .await
                 .map(|()| true)
         }),
         Command::Status { space, json } => client_command(&runtime, cli.log_format, async |out| {
-            crate::client::status(&cli.client, space.as_deref(), json, out)
+            crate::client::status(&cli.client.config(), space.as_deref(), json, out)
                 .await
                 .map(|()| true)
         }),
@@ -278,7 +256,7 @@ pub fn main() -> ExitCode {
             PieceAction::Run,
             &target,
         ),
-        Command::Id(args) => match crate::cli_id::run(&args, &mut std::io::stdout().lock()) {
+        Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("bgwasm id: {error:#}");
@@ -290,14 +268,14 @@ pub fn main() -> ExitCode {
 
 fn act(
     runtime: &tokio::runtime::Runtime,
-    client: &crate::client::ClientArgs,
+    client: &ClientArgs,
     log_format: LogFormat,
     action: PieceAction,
     target: &PieceTarget,
 ) -> ExitCode {
     client_command(runtime, log_format, async |out| {
         crate::client::act(
-            client,
+            &client.config(),
             action,
             &target.space,
             &target.piece_id,
@@ -322,10 +300,7 @@ fn client_command(
         Ok(false) => ExitCode::from(EXIT_RUN_FAILED),
         Err(error) => {
             eprintln!("bgwasm: {error}");
-            ExitCode::from(match error {
-                ClientError::Usage(_) | ClientError::ReadFile { .. } => EXIT_USAGE,
-                _ => EXIT_RUN_FAILED,
-            })
+            ExitCode::from(exit::of_client(&error))
         }
     }
 }
@@ -338,5 +313,36 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_duration_flag_takes_units() {
+        let cli = Cli::try_parse_from([
+            "bgwasm",
+            "run-once",
+            "p.js",
+            "--timeout",
+            "5m",
+            "--fetch-timeout",
+            "1.5s",
+        ])
+        .unwrap();
+        let Command::RunOnce(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        let limits = args.options().unwrap().limits;
+        assert_eq!(limits.timeout, std::time::Duration::from_secs(300));
+        assert_eq!(
+            limits.fetch_timeout,
+            std::time::Duration::from_millis(1_500)
+        );
+
+        let cli = Cli::try_parse_from(["bgwasm", "serve", "--interval", "200ms", "--grace", "60"])
+            .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(args.interval, std::time::Duration::from_millis(200));
+        assert_eq!(args.grace, std::time::Duration::from_secs(60));
     }
 }

@@ -7,8 +7,8 @@
 //! and must not stall a runtime worker thread. The sandbox's cell reads are
 //! synchronous and short (one indexed lookup) and use the pool directly.
 
-use super::error::{SqliteContext, StoreError};
 use super::schema;
+use crate::store::error::{SqliteContext, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

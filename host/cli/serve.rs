@@ -1,0 +1,117 @@
+//! `bgwasm serve`'s flags, and the daemon's configuration they make.
+
+use super::duration::parse_duration;
+use super::flags::{EgressArgs, LimitArgs};
+use crate::api;
+use crate::identity::operator_identity_from_env;
+use crate::scheduler::{RetryPolicy, SchedulerConfig};
+use crate::serve::ServeConfig;
+use crate::store::IntegrationFilter;
+use clap::Args;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  bgwasm serve                                   data in ./bgwasm-data, API on 127.0.0.1:8000\n  \
+    bgwasm serve --data-dir /var/lib/bgwasm --listen 0.0.0.0:8000 --concurrency 64\n  \
+    bgwasm serve --integration gmail --integration gcal   serve only these integrations\n  \
+    bgwasm serve --interval 200ms                  a fast schedule, for tests"
+)]
+pub struct ServeArgs {
+    /// Where the SQLite database lives (created if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "bgwasm-data",
+        env = "BGWASM_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// The address of the HTTP API.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8000",
+        env = "BGWASM_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// Time from the end of one run of a piece to the start of its next (60, 60s, 200ms, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Spaces running at once. A space always runs one piece at a time.
+    #[arg(long, value_name = "N", default_value = "32")]
+    pub concurrency: NonZeroUsize,
+    /// Consecutive failures after which a piece is disabled.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_failures: u32,
+    /// On SIGINT or SIGTERM, how long to wait for runs in flight before exiting
+    /// (10, 1.5s, 500ms, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// Serve only the pieces of this integration (repeatable), so several
+    /// daemons can split the work.
+    #[arg(long = "integration", value_name = "NAME")]
+    pub integrations: Vec<String>,
+    /// Sandboxes kept alive at most (about 0.5 MiB each when idle). Past it,
+    /// the least recently used idle ones are dropped; their next run starts a
+    /// fresh instance.
+    #[arg(long, value_name = "N", default_value_t = crate::sandbox::DEFAULT_MAX_LIVE_SANDBOXES)]
+    pub max_live_sandboxes: usize,
+    /// Largest request body the API accepts, in bytes (413 past it).
+    #[arg(long, value_name = "BYTES", default_value_t = api::DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// The operator's keyfile (PEM). The operator may act on every space, and
+    /// the daemon's DID, which signed requests must name as their audience, is
+    /// the operator's.
+    #[arg(long, value_name = "FILE", env = "IDENTITY")]
+    pub identity: Option<PathBuf>,
+    /// The operator's passphrase, when there is no keyfile. The default is the
+    /// reference service's well-known "implicit trust": set one of the two.
+    #[arg(
+        long,
+        value_name = "PASSPHRASE",
+        env = "OPERATOR_PASS",
+        hide_env_values = true
+    )]
+    pub operator_pass: Option<String>,
+    /// Let unsigned `POST /api/integrations/bg` through, for reference clients
+    /// that cannot sign. Anyone who can reach the API can then register pieces.
+    #[arg(long)]
+    pub insecure_open_registration: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub egress: EgressArgs,
+}
+
+impl ServeArgs {
+    /// The daemon's configuration: the limits checked and the operator's key
+    /// read (call it after logging is set up: a default key is warned about).
+    pub fn config(&self) -> anyhow::Result<ServeConfig> {
+        Ok(ServeConfig {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            scheduler: SchedulerConfig {
+                policy: RetryPolicy {
+                    interval: self.interval,
+                    max_failures: self.max_failures,
+                },
+                concurrency: self.concurrency,
+                grace: self.grace,
+                integrations: IntegrationFilter::only(self.integrations.clone()),
+                ..SchedulerConfig::default()
+            },
+            max_live_sandboxes: self.max_live_sandboxes,
+            body_limit: self.body_limit,
+            operator: operator_identity_from_env(
+                self.identity.as_deref(),
+                self.operator_pass.as_deref(),
+            )?,
+            insecure_open_registration: self.insecure_open_registration,
+            limits: self.limits.limits().map_err(anyhow::Error::msg)?,
+            egress: self.egress.policy(),
+        })
+    }
+}

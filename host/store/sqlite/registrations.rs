@@ -1,0 +1,237 @@
+//! The `registrations` table: which pieces run, and the persisted state of
+//! each (see `store/registration.rs` for its state machine).
+
+use super::{pieces, rows};
+use crate::store::error::{SqliteContext, StoreError};
+use crate::store::{
+    EpochMillis, IntegrationFilter, Phase, Registration, RegistrationFilter, RegistrationKey,
+    RegistrationState,
+};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
+
+pub const COLUMNS: &str = "space, piece_id, integration, created_at, updated_at, disabled_at, \
+    last_run, status, last_success, consecutive_failures, last_error, next_run, total_runs, \
+    total_failures, last_duration_ms, last_fuel, phase, claimed_at";
+
+pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
+    Ok(Registration {
+        space: row.get("space")?,
+        piece_id: rows::piece_id(row, "piece_id")?,
+        integration: row.get("integration")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+        state: RegistrationState {
+            disabled_at: row.get("disabled_at")?,
+            last_run: row.get("last_run")?,
+            status: row.get("status")?,
+            last_success: row.get("last_success")?,
+            consecutive_failures: u32::try_from(row.get::<_, i64>("consecutive_failures")?)
+                .unwrap_or(u32::MAX),
+            last_error: row.get("last_error")?,
+            next_run: row.get("next_run")?,
+            total_runs: rows::unsigned(row, "total_runs")?,
+            total_failures: rows::unsigned(row, "total_failures")?,
+            last_duration_ms: rows::unsigned_or_null(row, "last_duration_ms")?,
+            last_fuel: rows::unsigned_or_null(row, "last_fuel")?,
+            phase: rows::parsed(row, "phase", |text| {
+                Phase::parse(text).ok_or_else(|| format!("unknown phase {text:?}"))
+            })?,
+            claimed_at: row.get("claimed_at")?,
+        },
+    })
+}
+
+/// A registration, if there is one.
+pub fn get(conn: &Connection, key: &RegistrationKey) -> Result<Option<Registration>, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM registrations WHERE space = :space AND piece_id = :piece_id"
+    ))
+    .context("reading a registration")?
+    .query_row(
+        named_params! { ":space": key.space, ":piece_id": key.piece_id.as_str() },
+        from_row,
+    )
+    .optional()
+    .context("reading a registration")
+}
+
+/// Writes a registration's state (the row must exist).
+pub fn store_state(
+    conn: &Connection,
+    key: &RegistrationKey,
+    state: &RegistrationState,
+    now: EpochMillis,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE registrations SET updated_at = :now, disabled_at = :disabled_at,
+            last_run = :last_run, status = :status, last_success = :last_success,
+            consecutive_failures = :consecutive_failures, last_error = :last_error,
+            next_run = :next_run, total_runs = :total_runs, total_failures = :total_failures,
+            last_duration_ms = :last_duration_ms, last_fuel = :last_fuel, phase = :phase,
+            claimed_at = :claimed_at
+         WHERE space = :space AND piece_id = :piece_id",
+    )
+    .context("updating a registration")?
+    .execute(named_params! {
+        ":space": key.space,
+        ":piece_id": key.piece_id.as_str(),
+        ":now": now,
+        ":disabled_at": state.disabled_at,
+        ":last_run": state.last_run,
+        ":status": state.status,
+        ":last_success": state.last_success,
+        ":consecutive_failures": i64::from(state.consecutive_failures),
+        ":last_error": state.last_error,
+        ":next_run": state.next_run,
+        ":total_runs": rows::signed(state.total_runs),
+        ":total_failures": rows::signed(state.total_failures),
+        ":last_duration_ms": state.last_duration_ms.map(rows::signed),
+        ":last_fuel": state.last_fuel.map(rows::signed),
+        ":phase": state.phase.as_str(),
+        ":claimed_at": state.claimed_at,
+    })
+    .context("updating a registration")?;
+    Ok(())
+}
+
+/// Reads, transforms and writes back one registration, in one transaction.
+pub fn update(
+    conn: &mut Connection,
+    key: &RegistrationKey,
+    now: EpochMillis,
+    change: impl FnOnce(&RegistrationState) -> RegistrationState,
+) -> Result<Registration, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("starting a registration update")?;
+    let Some(mut registration) = get(&tx, key)? else {
+        return Err(StoreError::NotRegistered {
+            space: key.space.clone(),
+            piece_id: key.piece_id.clone(),
+        });
+    };
+    registration.state = change(&registration.state);
+    registration.updated_at = now;
+    store_state(&tx, key, &registration.state, now)?;
+    tx.commit().context("committing a registration update")?;
+    Ok(registration)
+}
+
+/// Registers a piece (it must exist); registering again re-initialises it
+/// and takes the new integration label.
+pub fn register(
+    conn: &mut Connection,
+    key: &RegistrationKey,
+    integration: &str,
+    now: EpochMillis,
+) -> Result<Registration, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("starting a registration")?;
+    if pieces::info(&tx, &key.space, &key.piece_id)?.is_none() {
+        return Err(StoreError::PieceNotFound {
+            space: key.space.clone(),
+            piece_id: key.piece_id.clone(),
+        });
+    }
+    let registration = match get(&tx, key)? {
+        Some(existing) => {
+            let state = existing.state.reinitialized(now);
+            store_state(&tx, key, &state, now)?;
+            tx.execute(
+                "UPDATE registrations SET integration = :integration
+                 WHERE space = :space AND piece_id = :piece_id",
+                named_params! {
+                    ":space": key.space,
+                    ":piece_id": key.piece_id.as_str(),
+                    ":integration": integration,
+                },
+            )
+            .context("updating a registration's integration")?;
+            Registration {
+                integration: integration.to_owned(),
+                updated_at: now,
+                state,
+                ..existing
+            }
+        }
+        None => {
+            let state = RegistrationState::initializing(now);
+            tx.execute(
+                "INSERT INTO registrations
+                    (space, piece_id, integration, created_at, updated_at, status, next_run, phase)
+                 VALUES (:space, :piece_id, :integration, :now, :now, :status, :next_run, :phase)",
+                named_params! {
+                    ":space": key.space,
+                    ":piece_id": key.piece_id.as_str(),
+                    ":integration": integration,
+                    ":now": now,
+                    ":status": state.status,
+                    ":next_run": state.next_run,
+                    ":phase": state.phase.as_str(),
+                },
+            )
+            .context("creating a registration")?;
+            Registration {
+                space: key.space.clone(),
+                piece_id: key.piece_id.clone(),
+                integration: integration.to_owned(),
+                created_at: now,
+                updated_at: now,
+                state,
+            }
+        }
+    };
+    tx.commit().context("committing a registration")?;
+    Ok(registration)
+}
+
+/// Deletes a registration; whether there was one.
+pub fn unregister(conn: &mut Connection, key: &RegistrationKey) -> Result<bool, StoreError> {
+    let deleted = conn
+        .execute(
+            "DELETE FROM registrations WHERE space = :space AND piece_id = :piece_id",
+            named_params! { ":space": key.space, ":piece_id": key.piece_id.as_str() },
+        )
+        .context("unregistering a piece")?;
+    Ok(deleted > 0)
+}
+
+/// Registrations, sorted by space then piece id.
+pub fn list(
+    conn: &Connection,
+    filter: &RegistrationFilter,
+) -> Result<Vec<Registration>, StoreError> {
+    let (integration_sql, names) = integration_clause(&filter.integrations, 2);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM registrations
+         WHERE (?1 IS NULL OR space = ?1){integration_sql} ORDER BY space, piece_id"
+    );
+    let mut values: Vec<&dyn ToSql> = vec![&filter.space];
+    values.extend(names.iter().map(|n| n as &dyn ToSql));
+    let mut stmt = conn.prepare_cached(&sql).context("listing registrations")?;
+    let rows = stmt
+        .query_map(values.as_slice(), from_row)
+        .context("listing registrations")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("listing registrations")?;
+    Ok(rows)
+}
+
+/// `AND integration IN (?n, ...)` for a filter, numbering parameters from
+/// `first`, with the values to bind. The names are bound, never pasted.
+pub fn integration_clause(filter: &IntegrationFilter, first: usize) -> (String, Vec<String>) {
+    match filter.names() {
+        None => (String::new(), Vec::new()),
+        Some(names) => {
+            let placeholders: Vec<String> = (first..first + names.len())
+                .map(|i| format!("?{i}"))
+                .collect();
+            (
+                format!(" AND integration IN ({})", placeholders.join(", ")),
+                names.to_vec(),
+            )
+        }
+    }
+}
