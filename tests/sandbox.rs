@@ -3,7 +3,10 @@
 
 mod common;
 
-use bgwasm::sandbox::{ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport, SpaceSandbox};
+use bgwasm::sandbox::{
+    EngineOptions, ErrorKind, Limits, LogLevel, MemoryCells, Piece, RunReport, SandboxEngine,
+    SpaceSandbox,
+};
 use common::{TestServer, engine, fixture, limits};
 use serde_json::json;
 use std::collections::BTreeMap;
