@@ -71,7 +71,7 @@ async fn bench() {
                 "// piece {p} of space {s}\nexport function bgUpdater() {{ return {p}; }}\n"
             );
             let added = store
-                .add_piece(&space, None, Arc::from(source), 0)
+                .add_piece(&space, None, source.into(), 0)
                 .await
                 .unwrap();
             let key = RegistrationKey::new(space.clone(), added.info.id.clone());

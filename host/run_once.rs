@@ -2,7 +2,7 @@
 
 use crate::identity::{DEFAULT_SPACE_ROOT_PASSPHRASE, SpaceRef};
 use crate::sandbox::{
-    EgressPolicy, EngineOptions, Limits, MemoryCells, Piece, RunOutcome, SandboxEngine,
+    EgressPolicy, EngineOptions, Lang, Limits, MemoryCells, Piece, RunOutcome, SandboxEngine,
     SandboxError, SpaceSandbox,
 };
 use crate::scheduler::{Clock, RetryPolicy, after_run};
@@ -15,8 +15,11 @@ use std::sync::Arc;
 /// What to run and how, as the command line decided it.
 #[derive(Debug, Clone)]
 pub struct RunOnceOptions {
-    /// A .js file, or with `data_dir` the id of a stored piece.
+    /// A .js or .ts file, or with `data_dir` the id of a stored piece.
     pub piece: String,
+    /// The file's language; by default its extension says (`.ts` and `.mts`
+    /// are TypeScript). A stored piece has its own.
+    pub lang: Option<Lang>,
     /// The space the piece runs in; with `data_dir`, a name or a did:key.
     pub space: String,
     /// Run a piece stored in this daemon data directory.
@@ -103,9 +106,12 @@ async fn run_file(
         .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_else(|| "piece".into());
     let mut sandbox = SpaceSandbox::new(engine, args.space.clone(), args.limits);
-    let report = sandbox
-        .run(&Piece::new(piece_id.clone(), source), event, cells.clone())
-        .await;
+    let lang = args
+        .lang
+        .or_else(|| Lang::from_file_name(&args.piece))
+        .unwrap_or_default();
+    let piece = Piece::new(piece_id.clone(), source).with_lang(lang);
+    let report = sandbox.run(&piece, event, cells.clone()).await;
     if report.outcome.ok && args.write_cells {
         cells.apply(&report.cell_changes);
         if let Some(path) = &args.cells {
@@ -155,7 +161,7 @@ async fn run_stored(
     let started_at = Clock::system().now();
     let report = sandbox
         .run(
-            &Piece::new(piece_id.to_string(), stored.source),
+            &Piece::new(piece_id.to_string(), stored.source).with_lang(stored.info.lang),
             event,
             store.cell_source(&space),
         )

@@ -60,7 +60,7 @@ async fn a_piece_cannot_read_or_write_another_space_s_cells() {
 
     let run = async |space: &str, source: &str| {
         let added = store
-            .add_piece(space, None, Arc::from(source), 0)
+            .add_piece(space, None, source.into(), 0)
             .await
             .unwrap();
         let key = RegistrationKey::new(space, added.info.id.clone());

@@ -262,3 +262,48 @@ fn a_stored_piece_runs_against_stored_cells_and_commits_only_when_asked() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no piece nope"));
 }
+
+#[test]
+fn a_ts_file_runs_as_typescript_and_a_type_syntax_error_names_its_line() {
+    let event = r#"{"readings":[{"sensor":"a","value":4},{"sensor":"b","value":3.5},{"sensor":"c","value":5}]}"#;
+    let output = bgwasm(&[
+        "run-once",
+        &fixture_arg("ts_shapes.ts"),
+        "--json",
+        "--event",
+        event,
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(
+        stdout_json(&output)["value"],
+        json!({"count": 3, "total": 25, "level": 10, "label": "sensors High °C"})
+    );
+
+    // The same file, said to be JavaScript, does not parse.
+    let output = bgwasm(&[
+        "run-once",
+        &fixture_arg("ts_shapes.ts"),
+        "--json",
+        "--lang",
+        "js",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout_json(&output)["error"]["kind"], "syntax_error");
+
+    let output = bgwasm(&["run-once", &fixture_arg("ts_syntax_error.ts"), "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let outcome = stdout_json(&output);
+    assert_eq!(outcome["error"]["kind"], "syntax_error");
+    assert!(
+        outcome["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 7"),
+        "{outcome}"
+    );
+}

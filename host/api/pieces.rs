@@ -6,9 +6,10 @@ use super::auth::Verified;
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, Decided, RawBody};
 use super::state::ApiState;
-use crate::sandbox::RunOutcome;
+use crate::sandbox::{Lang, RunOutcome};
 use crate::store::{
-    PieceId, PieceInfo, RUN_HISTORY_PER_PIECE, Registration, RegistrationKey, RunRecord,
+    PieceId, PieceInfo, PieceSource, RUN_HISTORY_PER_PIECE, Registration, RegistrationKey,
+    RunRecord,
 };
 use axum::Json;
 use axum::extract::State;
@@ -39,7 +40,39 @@ fn key_of(verified: &Verified, path: &PiecePath) -> Result<RegistrationKey, ApiE
     ))
 }
 
-/// A request body as piece source.
+/// The language a request names: `?lang=` (`js`, `ts`, `javascript`,
+/// `typescript`), else the extension of `?name=` (`inbox.ts`), else none.
+fn lang_of(lang: Option<&str>, name: Option<&str>) -> Result<Option<Lang>, ApiError> {
+    if let Some(lang) = lang {
+        return Lang::parse(lang)
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(e.to_string()).in_field("lang"));
+    }
+    let Some(name) = name else { return Ok(None) };
+    Lang::from_file_name(name).map(Some).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "the name {name:?} ends in neither .js, .mjs, .ts nor .mts; pass ?lang=js or ?lang=ts"
+        ))
+        .in_field("name")
+    })
+}
+
+/// A request body as the source of a piece in `lang`. A TypeScript source
+/// must strip: a syntax error is refused here, naming its line, rather than
+/// failing every run.
+fn piece_source(body: &[u8], lang: Lang, name: Option<&str>) -> Result<PieceSource, ApiError> {
+    let text = source_of(body)?;
+    if lang == Lang::TypeScript
+        && let Err(error) = crate::typescript::strip(&text, name.unwrap_or("piece.ts"))
+    {
+        return Err(ApiError::bad_request(format!(
+            "the TypeScript does not parse: {error}; fix it, or send it as JavaScript"
+        )));
+    }
+    Ok(PieceSource::new(text, lang))
+}
+
+/// A request body as piece source text.
 fn source_of(body: &[u8]) -> Result<Arc<str>, ApiError> {
     let source = std::str::from_utf8(body).map_err(|e| {
         ApiError::bad_request(format!(
@@ -67,10 +100,13 @@ pub struct PieceAdded {
 #[serde(deny_unknown_fields)]
 pub struct AddQuery {
     id: Option<String>,
+    lang: Option<String>,
+    name: Option<String>,
 }
 
-/// `POST /api/spaces/{space}/pieces[?id=]`: 201 when new, 200 when the same
-/// source was already there.
+/// `POST /api/spaces/{space}/pieces[?id=][&lang=ts|&name=FILE]`: 201 when
+/// new, 200 when the same source was already there. The source is
+/// JavaScript unless `lang` or the extension of `name` says TypeScript.
 pub async fn add(
     State(state): State<ApiState>,
     Decided(verified): Decided<Verified>,
@@ -79,7 +115,8 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<PieceAdded>), ApiError> {
     let space = verified.space.to_string();
     let id = query.id.as_deref().map(piece_id).transpose()?;
-    let source = source_of(&body)?;
+    let lang = lang_of(query.lang.as_deref(), query.name.as_deref())?.unwrap_or_default();
+    let source = piece_source(&body, lang, query.name.as_deref())?;
     let added = state
         .store()
         .add_piece(&space, id, source, state.scheduler().now())
@@ -102,15 +139,33 @@ pub async fn add(
     ))
 }
 
-/// `PUT /api/spaces/{space}/pieces/{pieceId}`: the next run uses the new source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceQuery {
+    lang: Option<String>,
+    name: Option<String>,
+}
+
+/// `PUT /api/spaces/{space}/pieces/{pieceId}[?lang=|?name=]`: the next run
+/// uses the new source, in the language given, else the piece's own.
 pub async fn replace(
     State(state): State<ApiState>,
     Decided(verified): Decided<Verified>,
     ApiPath(path): ApiPath<PiecePath>,
+    ApiQuery(query): ApiQuery<ReplaceQuery>,
     RawBody(body): RawBody,
 ) -> Result<Json<PieceInfo>, ApiError> {
     let key = key_of(&verified, &path)?;
-    let source = source_of(&body)?;
+    let lang = match lang_of(query.lang.as_deref(), query.name.as_deref())? {
+        Some(lang) => lang,
+        None => state
+            .store()
+            .get_piece(&key.space, &key.piece_id)
+            .await?
+            .map(|piece| piece.info.lang)
+            .unwrap_or_default(),
+    };
+    let source = piece_source(&body, lang, query.name.as_deref())?;
     let info = state
         .store()
         .replace_piece(&key.space, &key.piece_id, source, state.scheduler().now())

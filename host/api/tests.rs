@@ -438,3 +438,80 @@ async fn health_reports_counts_and_activity() {
     );
     assert!(health["uptimeSeconds"].is_u64());
 }
+
+#[tokio::test]
+async fn typescript_pieces_are_named_by_lang_or_file_name_and_checked_when_added() {
+    let app = app();
+    let typed = "export function bgUpdater(): number { return 1; }";
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/spaces/{SPACE}/pieces?id=typed&lang=ts"),
+            typed,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let piece = format!("/api/spaces/{SPACE}/pieces/typed");
+    let (_, details) = app.call("GET", &piece, Body::empty()).await;
+    assert_eq!(details["piece"]["lang"], "typescript");
+
+    // A replacement keeps the piece's language unless it names another.
+    let (status, replaced) = app.call("PUT", &piece, "export const x: number = 2;").await;
+    assert_eq!(
+        (status, &replaced["lang"]),
+        (StatusCode::OK, &json!("typescript"))
+    );
+    let (_, replaced) = app
+        .call("PUT", &format!("{piece}?lang=js"), "export default 3")
+        .await;
+    assert_eq!(replaced["lang"], "javascript");
+
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/spaces/{SPACE}/pieces?id=named&name=feed.mts"),
+            typed,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, details) = app
+        .call(
+            "GET",
+            &format!("/api/spaces/{SPACE}/pieces/named"),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(details["piece"]["lang"], "typescript");
+
+    let (status, response) = app
+        .call(
+            "POST",
+            &format!("/api/spaces/{SPACE}/pieces?id=broken&lang=ts"),
+            "const a = 1;\nlet b: = 2;\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error_text(&response).contains("piece.ts:2:"),
+        "the error names the line: {response}"
+    );
+    let (status, response) = app
+        .call(
+            "POST",
+            &format!("/api/spaces/{SPACE}/pieces?lang=python"),
+            typed,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&response).contains("python"), "{response}");
+    // The same text as JavaScript under the id a TypeScript piece holds is
+    // another piece, refused.
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/spaces/{SPACE}/pieces?id=named&lang=js"),
+            typed,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}

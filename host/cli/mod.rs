@@ -19,6 +19,7 @@ pub use run_once::RunOnceArgs;
 pub use serve::ServeArgs;
 
 use crate::client::{ClientError, PieceAction};
+use crate::sandbox::Lang;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,7 +119,7 @@ pub enum Command {
 pub enum PieceCommand {
     /// Upload a piece's source to a space; prints its id.
     Add {
-        /// The .js file.
+        /// The .js or .ts file (a .ts or .mts file is TypeScript).
         file: PathBuf,
         /// The space: a name (derived like the reference does) or a did:key.
         #[arg(long, value_name = "SPACE")]
@@ -126,6 +127,10 @@ pub enum PieceCommand {
         /// The piece id; by default it is derived from the source's hash.
         #[arg(long, value_name = "ID")]
         id: Option<String>,
+        /// The source's language, `js` or `ts`; by default the file's
+        /// extension says (`.ts` and `.mts` are TypeScript).
+        #[arg(long, value_name = "LANG")]
+        lang: Option<Lang>,
         /// Also register it for background runs.
         #[arg(long)]
         register: bool,
@@ -199,15 +204,20 @@ pub fn main() -> ExitCode {
             file,
             space,
             id,
+            lang,
             register,
             integration,
         }) => client_command(&runtime, cli.log_format, async |out| {
             let register = register.then_some(integration.as_str());
+            let lang = lang
+                .or_else(|| Lang::from_file_name(&file.to_string_lossy()))
+                .unwrap_or_default();
             crate::client::add_piece(
                 &cli.client.config(),
                 &file,
                 &space,
                 id.as_deref(),
+                lang,
                 register,
                 out,
             )

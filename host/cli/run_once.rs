@@ -2,6 +2,7 @@
 
 use super::flags::{EgressArgs, LimitArgs};
 use crate::run_once::{RunOnceError, RunOnceOptions};
+use crate::sandbox::Lang;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -9,13 +10,18 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:\n  bgwasm run-once counter.js\n  \
     bgwasm run-once inbox.js --event '{\"full\":true}' --cells cells.json --write-cells\n  \
     bgwasm run-once loop.js --fuel 1000000 --json\n  \
+    bgwasm run-once feed.ts   a TypeScript piece: its types are stripped, not checked\n  \
     bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice   a stored piece, its stored cells\n  \
     bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice --commit")]
 pub struct RunOnceArgs {
-    /// The piece: a .js file that exports `bgUpdater(event, ctx)`; with
-    /// --data-dir, the id of a piece stored there.
+    /// The piece: a .js or .ts file that exports `bgUpdater(event, ctx)`;
+    /// with --data-dir, the id of a piece stored there.
     #[arg(value_name = "PIECE")]
     pub piece: String,
+    /// The file's language, `js` or `ts`; by default its extension says
+    /// (`.ts` and `.mts` are TypeScript).
+    #[arg(long, value_name = "LANG", conflicts_with = "data_dir")]
+    pub lang: Option<Lang>,
     /// The space the piece runs in (`ctx.space`). With --data-dir, a space
     /// name (derived as the reference does) or a did:key.
     #[arg(long, value_name = "NAME", default_value = "run-once")]
@@ -51,6 +57,7 @@ impl RunOnceArgs {
     pub fn options(&self) -> Result<RunOnceOptions, RunOnceError> {
         Ok(RunOnceOptions {
             piece: self.piece.clone(),
+            lang: self.lang,
             space: self.space.clone(),
             data_dir: self.data_dir.clone(),
             commit: self.commit,

@@ -12,7 +12,7 @@ pub use http::{ApiClient, Target};
 pub use table::{StatusRow, write_status_table};
 
 use crate::identity::{DEFAULT_OPERATOR_PASSPHRASE, Did, Identity, SpaceRef};
-use crate::sandbox::RunOutcome;
+use crate::sandbox::{Lang, RunOutcome};
 use crate::store::PieceId;
 use answers::{Ack, PieceAdded, RegisterBody, RegistrationStatus};
 use http::decode;
@@ -83,12 +83,14 @@ fn piece_id(text: &str) -> Result<PieceId, ClientError> {
 }
 
 /// `bgwasm piece add`: uploads `file` to `space` (under `id`, or its
-/// content-addressed id) and, given an integration, registers it.
+/// content-addressed id) as a piece in `lang` and, given an integration,
+/// registers it.
 pub async fn add_piece(
     args: &ClientConfig,
     file: &Path,
     space: &str,
     id: Option<&str>,
+    lang: Lang,
     register: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), ClientError> {
@@ -101,8 +103,11 @@ pub async fn add_piece(
     let client = args.client(Some(&space))?;
     let did = space.did().to_string();
     let segments = ["api", "spaces", &did, "pieces"];
-    let query = id.as_ref().map(|id| [("id", id.as_str())]);
-    let target = Target::path(&segments).with_query(query.as_ref().map_or(&[], |q| &q[..]));
+    let mut query = vec![("lang", lang.as_str())];
+    if let Some(id) = &id {
+        query.push(("id", id.as_str()));
+    }
+    let target = Target::path(&segments).with_query(&query);
     let answer = client.call(Method::POST, target, source).await?;
     let added: PieceAdded = decode(&answer, "adding a piece")?;
     writeln!(out, "{}", added.piece_id)?;
@@ -283,7 +288,16 @@ mod tests {
             assert!(message.contains("piece id"), "{bad:?}: {message}");
             let file = Path::new("/nonexistent/piece.js");
             let message = usage_error(
-                add_piece(&config, file, "alice", Some(bad), None, &mut Vec::new()).await,
+                add_piece(
+                    &config,
+                    file,
+                    "alice",
+                    Some(bad),
+                    Lang::JavaScript,
+                    None,
+                    &mut Vec::new(),
+                )
+                .await,
             );
             assert!(message.contains("piece id"), "{bad:?}: {message}");
         }

@@ -362,7 +362,7 @@ impl Inner {
                 cell_changes: Vec::new(),
             });
         };
-        let piece = Piece::new(key.piece_id.to_string(), stored.source);
+        let piece = Piece::new(key.piece_id.to_string(), stored.source).with_lang(stored.info.lang);
         let cells = self.store.cell_source(&key.space);
         let event = serde_json::json!({});
         let run = self.runner.run(&key.space, piece, event, cells);

@@ -15,7 +15,7 @@ mod sqlite;
 pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use records::{
-    AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PieceInfo,
+    AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PieceInfo, PieceSource,
     RegistrationFilter, RunRecord, RunTransition, RunTrigger, StoreCounts, StoredPiece,
 };
 pub use registration::{
@@ -34,22 +34,23 @@ pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 /// Everything the daemon keeps. Every method is one atomic step.
 pub trait Store: Send + Sync + 'static {
     /// Adds a piece under `id`, or under its content-addressed id when `None`.
-    /// Adding the same source again is a no-op; a different source under a
-    /// taken id is [`StoreError::PieceIdTaken`].
+    /// Adding the same source (in the same language) again is a no-op; a
+    /// different source under a taken id is [`StoreError::PieceIdTaken`].
     fn add_piece(
         &self,
         space: &str,
         id: Option<PieceId>,
-        source: Arc<str>,
+        source: PieceSource,
         now: EpochMillis,
     ) -> StoreFuture<'_, AddedPiece>;
 
-    /// Replaces the source of an existing piece; its next run uses it.
+    /// Replaces the source (and language) of an existing piece; its next run
+    /// uses it.
     fn replace_piece(
         &self,
         space: &str,
         id: &PieceId,
-        source: Arc<str>,
+        source: PieceSource,
         now: EpochMillis,
     ) -> StoreFuture<'_, PieceInfo>;
 

@@ -4,7 +4,7 @@ use super::PieceId;
 use super::registration::{
     ClaimToken, EpochMillis, Registration, RegistrationKey, RegistrationState,
 };
-use crate::sandbox::{CellChange, RunOutcome};
+use crate::sandbox::{CellChange, Lang, RunOutcome};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -16,9 +16,34 @@ pub struct PieceInfo {
     pub id: PieceId,
     /// Hex SHA-256 of the source, so a replaced source is visible.
     pub hash: String,
+    /// The language of the source.
+    pub lang: Lang,
     pub source_bytes: u64,
     pub created_at: EpochMillis,
     pub updated_at: EpochMillis,
+}
+
+/// A piece's source text and its language, as it is added or replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PieceSource {
+    pub text: Arc<str>,
+    pub lang: Lang,
+}
+
+impl PieceSource {
+    pub fn new(text: impl Into<Arc<str>>, lang: Lang) -> Self {
+        Self {
+            text: text.into(),
+            lang,
+        }
+    }
+}
+
+/// Plain text is JavaScript.
+impl<T: Into<Arc<str>>> From<T> for PieceSource {
+    fn from(text: T) -> Self {
+        Self::new(text, Lang::JavaScript)
+    }
 }
 
 /// A piece with its source, as a run needs it.

@@ -21,7 +21,7 @@ mod schema;
 use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
-    PieceId, PieceInfo, Registration, RegistrationFilter, RegistrationKey, RunRecord,
+    PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey, RunRecord,
     RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
@@ -100,7 +100,7 @@ impl Store for SqliteStore {
         &self,
         space: &str,
         id: Option<PieceId>,
-        source: Arc<str>,
+        source: PieceSource,
         now: EpochMillis,
     ) -> StoreFuture<'_, AddedPiece> {
         let space = space.to_owned();
@@ -113,7 +113,7 @@ impl Store for SqliteStore {
         &self,
         space: &str,
         id: &PieceId,
-        source: Arc<str>,
+        source: PieceSource,
         now: EpochMillis,
     ) -> StoreFuture<'_, PieceInfo> {
         let (space, id) = (space.to_owned(), id.clone());

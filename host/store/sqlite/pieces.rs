@@ -2,11 +2,13 @@
 
 use super::rows;
 use crate::store::error::{SqliteContext, StoreError};
-use crate::store::{AddedPiece, EpochMillis, PieceId, PieceInfo, StoredPiece, source_hash};
+use crate::store::{
+    AddedPiece, EpochMillis, PieceId, PieceInfo, PieceSource, StoredPiece, source_hash,
+};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
 
 /// A piece's metadata, without reading its source into memory.
-const INFO_COLUMNS: &str = "space, id, hash, length(CAST(source AS BLOB)) AS source_bytes, \
+const INFO_COLUMNS: &str = "space, id, hash, lang, length(CAST(source AS BLOB)) AS source_bytes, \
     created_at, updated_at";
 
 fn info_from_row(row: &Row<'_>) -> rusqlite::Result<PieceInfo> {
@@ -14,6 +16,7 @@ fn info_from_row(row: &Row<'_>) -> rusqlite::Result<PieceInfo> {
         space: row.get("space")?,
         id: rows::piece_id(row, "id")?,
         hash: row.get("hash")?,
+        lang: rows::lang(row, "lang")?,
         source_bytes: rows::unsigned(row, "source_bytes")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
@@ -63,16 +66,16 @@ pub fn add(
     conn: &mut Connection,
     space: &str,
     id: Option<PieceId>,
-    source: &str,
+    source: &PieceSource,
     now: EpochMillis,
 ) -> Result<AddedPiece, StoreError> {
-    let id = id.unwrap_or_else(|| PieceId::for_source(source));
-    let hash = source_hash(source);
+    let id = id.unwrap_or_else(|| PieceId::for_source(&source.text));
+    let hash = source_hash(&source.text);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting to add a piece")?;
     if let Some(existing) = info(&tx, space, &id)? {
-        if existing.hash != hash {
+        if existing.hash != hash || existing.lang != source.lang {
             return Err(StoreError::PieceIdTaken {
                 space: space.to_owned(),
                 piece_id: id,
@@ -84,13 +87,14 @@ pub fn add(
         });
     }
     tx.execute(
-        "INSERT INTO pieces (space, id, source, hash, created_at, updated_at)
-         VALUES (:space, :id, :source, :hash, :now, :now)",
+        "INSERT INTO pieces (space, id, source, hash, lang, created_at, updated_at)
+         VALUES (:space, :id, :source, :hash, :lang, :now, :now)",
         named_params! {
             ":space": space,
             ":id": id.as_str(),
-            ":source": source,
+            ":source": &*source.text,
             ":hash": hash,
+            ":lang": source.lang.as_str(),
             ":now": now,
         },
     )
@@ -111,7 +115,7 @@ pub fn replace(
     conn: &mut Connection,
     space: &str,
     id: &PieceId,
-    source: &str,
+    source: &PieceSource,
     now: EpochMillis,
 ) -> Result<PieceInfo, StoreError> {
     let tx = conn
@@ -119,13 +123,14 @@ pub fn replace(
         .context("starting to replace a piece")?;
     let changed = tx
         .execute(
-            "UPDATE pieces SET source = :source, hash = :hash, updated_at = :now
+            "UPDATE pieces SET source = :source, hash = :hash, lang = :lang, updated_at = :now
              WHERE space = :space AND id = :id",
             named_params! {
                 ":space": space,
                 ":id": id.as_str(),
-                ":source": source,
-                ":hash": source_hash(source),
+                ":source": &*source.text,
+                ":hash": source_hash(&source.text),
+                ":lang": source.lang.as_str(),
                 ":now": now,
             },
         )

@@ -2,6 +2,7 @@
 //! parse (a piece id, a phase, an outcome) is a conversion error naming its
 //! column, never a silent default.
 
+use crate::sandbox::Lang;
 use crate::store::PieceId;
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -24,6 +25,13 @@ pub fn parsed<T>(
 pub fn piece_id(row: &Row<'_>, column: &str) -> rusqlite::Result<PieceId> {
     parsed(row, column, |text| {
         PieceId::parse(text).map_err(|e| e.to_string())
+    })
+}
+
+/// A piece's language column.
+pub fn lang(row: &Row<'_>, column: &str) -> rusqlite::Result<Lang> {
+    parsed(row, column, |text| {
+        Lang::parse(text).map_err(|e| e.to_string())
     })
 }
 

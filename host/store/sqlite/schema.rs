@@ -66,6 +66,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (space, key)
     ) WITHOUT ROWID;
     ",
+    // 1 -> 2: the language of a piece's source.
+    "
+    ALTER TABLE pieces ADD COLUMN lang TEXT NOT NULL DEFAULT 'javascript'
+        CHECK (lang IN ('javascript', 'typescript'));
+    ",
 ];
 
 /// The schema version this build writes.
