@@ -164,3 +164,173 @@ async fn a_body_over_the_response_limit_fails_its_read_and_names_the_flag() {
         report.outcome.fetches
     );
 }
+
+/// Waits until the server counts `n` abandoned answers, or fails.
+async fn until_abandoned(server: &TestServer, n: usize) {
+    common::wait_until(
+        "the server sees the request dropped",
+        Duration::from_secs(10),
+        || async { server.abandoned() >= n },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_aborted_fetch_rejects_at_once_and_the_host_drops_the_request() {
+    let server = TestServer::start().await;
+    // The response would take 30 s; the run's limit is 10 s. Aborting after
+    // 50 ms rejects the fetch with the signal's reason and leaves nothing
+    // that keeps the run going.
+    let source = r#"
+        export async function bgUpdater(event) {
+          const controller = new AbortController();
+          setTimeout(() => controller.abort(), 50);
+          try {
+            await fetch(event.url, { signal: controller.signal });
+            return "fetched";
+          } catch (error) {
+            return `${error.name}: ${error instanceof DOMException}`;
+          }
+        }"#;
+    let report = run(
+        source,
+        json!({ "url": server.url("/delay/30000") }),
+        limits(Duration::from_secs(10)),
+    )
+    .await;
+    assert_ok(&report);
+    assert_eq!(report.outcome.value, Some(json!("AbortError: true")));
+    until_abandoned(&server, 1).await;
+}
+
+#[tokio::test]
+async fn a_fetch_aborted_before_it_starts_sends_nothing() {
+    let server = TestServer::start().await;
+    let source = r#"
+        export async function bgUpdater(event) {
+          const reason = new Error("changed my mind");
+          try {
+            await fetch(event.url, { signal: AbortSignal.abort(reason) });
+            return "fetched";
+          } catch (error) {
+            return error === reason;
+          }
+        }"#;
+    let report = run(
+        source,
+        json!({ "url": server.url("/json") }),
+        limits(Duration::from_secs(10)),
+    )
+    .await;
+    assert_ok(&report);
+    assert_eq!(report.outcome.value, Some(json!(true)));
+    assert_eq!(server.requests(), 0);
+    assert!(report.outcome.fetches.is_empty());
+}
+
+#[tokio::test]
+async fn an_abort_after_the_body_starts_streaming_errors_the_read_and_drops_the_rest() {
+    let server = TestServer::start().await;
+    // 500 chunks 20 ms apart would take 10 s.
+    let source = r#"
+        export async function bgUpdater(event) {
+          const controller = new AbortController();
+          const response = await fetch(event.url, { signal: controller.signal });
+          const reader = response.body.getReader();
+          const first = await reader.read();
+          controller.abort();
+          try {
+            for (;;) if ((await reader.read()).done) return "read to the end";
+          } catch (error) {
+            return { first: first.value.byteLength, error: error.name };
+          }
+        }"#;
+    let report = run(
+        source,
+        json!({ "url": server.url("/drip/500") }),
+        limits(Duration::from_secs(8)),
+    )
+    .await;
+    assert_ok(&report);
+    let value = report.outcome.value.unwrap();
+    assert_eq!(value["error"], "AbortError", "{value}");
+    assert!(value["first"].as_u64().unwrap() >= 1024, "{value}");
+    until_abandoned(&server, 1).await;
+}
+
+#[tokio::test]
+async fn a_body_nobody_reads_keeps_nothing_going_and_is_dropped_after_the_run() {
+    let server = TestServer::start().await;
+    let source = r#"
+        export async function bgUpdater(event) {
+          const response = await fetch(event.url);
+          return response.status;
+        }"#;
+    let report = run(
+        source,
+        json!({ "url": server.url("/drip/500") }),
+        limits(Duration::from_secs(8)),
+    )
+    .await;
+    assert_ok(&report);
+    assert_eq!(report.outcome.value, Some(json!(200)));
+    until_abandoned(&server, 1).await;
+}
+
+#[tokio::test]
+async fn an_abort_signal_timeout_does_not_keep_the_run_going() {
+    let server = TestServer::start().await;
+    // With a referenced timer this run would wait 60 s for it, past its
+    // 10 s limit.
+    let source = r#"
+        export async function bgUpdater(event) {
+          const response = await fetch(event.url, { signal: AbortSignal.timeout(60000) });
+          return (await response.json()).hello;
+        }"#;
+    let report = run(
+        source,
+        json!({ "url": server.url("/json") }),
+        limits(Duration::from_secs(10)),
+    )
+    .await;
+    assert_ok(&report);
+    assert_eq!(report.outcome.value, Some(json!("world")));
+}
+
+#[tokio::test]
+async fn a_zero_byte_body_and_a_20_mb_body_stream_chunk_by_chunk() {
+    let server = TestServer::start().await;
+    let source = r#"
+        export async function bgUpdater(event) {
+          const sizes = [];
+          for (const url of event.urls) {
+            let bytes = 0, chunks = 0;
+            for await (const chunk of (await fetch(url)).body) {
+              bytes += chunk.byteLength;
+              chunks += 1;
+            }
+            sizes.push({ bytes, chunks });
+          }
+          return sizes;
+        }"#;
+    let report = run(
+        source,
+        json!({ "urls": [server.url("/bytes/0"), server.url("/bytes/20000000")] }),
+        Limits {
+            max_response_bytes: 32 << 20,
+            ..limits(Duration::from_secs(30))
+        },
+    )
+    .await;
+    assert_ok(&report);
+    let sizes = report.outcome.value.unwrap();
+    assert_eq!(sizes[0], json!({ "bytes": 0, "chunks": 0 }));
+    assert_eq!(sizes[1]["bytes"], 20_000_000);
+    assert!(sizes[1]["chunks"].as_u64().unwrap() > 100, "{sizes}");
+    // Read chunk by chunk, the body never sits whole in the guest.
+    assert!(
+        report.outcome.memory_peak_bytes < 16 << 20,
+        "peak {} bytes",
+        report.outcome.memory_peak_bytes
+    );
+}

@@ -175,6 +175,7 @@ impl Fetcher {
         };
         let body = BodyStream {
             response,
+            leftover: Vec::new(),
             received: 0,
             max_bytes: self.max_response_bytes,
             held,
@@ -189,6 +190,8 @@ impl Fetcher {
 /// The unread rest of a response's body.
 pub struct BodyStream {
     response: reqwest::Response,
+    /// What the network gave beyond the last read's cap, for the next read.
+    leftover: Vec<u8>,
     received: usize,
     max_bytes: usize,
     held: HeldBytes,
@@ -201,28 +204,34 @@ pub struct BodyStream {
 pub type ChunkOutcome = Result<Option<Vec<u8>>, String>;
 
 impl BodyStream {
-    /// Reads the next bytes: at least one chunk from the network, plus what
-    /// else is ready at once, up to [`MAX_CHUNK_BYTES`]. The bytes returned
-    /// are counted in the run's held bytes until the caller releases them.
+    /// Reads the next bytes: what is left from the last read, or at least
+    /// one chunk from the network, plus what else is ready at once, up to
+    /// [`MAX_CHUNK_BYTES`]. The bytes returned are counted in the run's held
+    /// bytes until the caller releases them.
     pub async fn next_chunk(&mut self) -> ChunkOutcome {
-        let first = match tokio::time::timeout_at(self.deadline, self.response.chunk()).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            Ok(Ok(None)) => return Ok(None),
-            Ok(Err(error)) => return Err(describe(&error)),
-            Err(_) => {
-                return Err(format!(
-                    "the body did not arrive in full within {} (--fetch-timeout)",
-                    humantime::format_duration(self.timeout)
-                ));
+        let mut bytes = std::mem::take(&mut self.leftover);
+        if bytes.is_empty() {
+            match tokio::time::timeout_at(self.deadline, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
+                Ok(Ok(None)) => return Ok(None),
+                Ok(Err(error)) => return Err(describe(&error)),
+                Err(_) => {
+                    return Err(format!(
+                        "the body did not arrive in full within {} (--fetch-timeout)",
+                        humantime::format_duration(self.timeout)
+                    ));
+                }
             }
-        };
-        let mut bytes = Vec::from(first.as_ref());
+        }
         while bytes.len() < MAX_CHUNK_BYTES {
             match self.response.chunk().now_or_never() {
                 Some(Ok(Some(chunk))) => bytes.extend_from_slice(&chunk),
                 // The end or an error shows at the next read.
                 _ => break,
             }
+        }
+        if bytes.len() > MAX_CHUNK_BYTES {
+            self.leftover = bytes.split_off(MAX_CHUNK_BYTES);
         }
         self.received += bytes.len();
         if self.received > self.max_bytes {

@@ -373,7 +373,7 @@ async fn the_schema_version_is_recorded_and_a_newer_one_refused() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, super::sqlite::SCHEMA_VERSION);
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(store);
     let refused = SqliteStore::open(dir.path());

@@ -18,6 +18,8 @@ mod runs;
 mod schedule;
 mod schema;
 
+pub use schema::SCHEMA_VERSION;
+
 use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,

@@ -123,3 +123,33 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_schema_database_gets_the_language_column_and_its_pieces_are_javascript() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO pieces (space, id, source, hash, created_at, updated_at)
+             VALUES ('s', 'p', 'export default 1', 'h', 1, 1);",
+        )
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let (version, lang): (i64, String) = conn
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version), lang FROM pieces",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((version, lang.as_str()), (SCHEMA_VERSION, "javascript"));
+        let refused = conn.execute("UPDATE pieces SET lang = 'python'", []);
+        assert!(refused.is_err(), "the column takes only the two languages");
+    }
+}
