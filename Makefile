@@ -28,6 +28,7 @@ build: setup
 
 test: setup
 	$(CARGO) test --release --locked
+	scripts/conformance-on-deno.sh
 
 serve: build
 	$(CARGO) run --release --locked -- serve

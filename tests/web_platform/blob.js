@@ -66,7 +66,7 @@ test("stream() reads the bytes in chunks", async () => {
   assert(chunks > 1, "more than one chunk");
   assertEquals(received.length, 150000);
   assert(received.every((v, i) => v === i % 251), "the bytes are the Blob's");
-});
+}, { deno: "Deno hands a Blob’s whole content as one chunk" });
 
 test("File has a name and lastModified, and is a Blob", async () => {
   const file = new File(["x"], "notes.txt", { type: "text/plain", lastModified: 1234 });
@@ -97,7 +97,7 @@ test("FormData append, get, getAll, has, set, delete and iteration keep order", 
   assertEquals(seen, [["a", "4", true], ["c", "5", true]]);
   assertThrows(() => form.append("x"), TypeError, "2 arguments required");
   assertThrows(() => form.append("x", "y", "name.txt"), TypeError, "Blob");
-});
+}, { deno: "Deno accepts a file name with a string value; the standard’s overloads take it with a Blob only" });
 
 test("FormData turns Blobs into Files named blob or the filename given", async () => {
   const form = new FormData();
@@ -141,7 +141,7 @@ test("a FormData body is the browsers' exact multipart/form-data", async (event)
     `--${b}--\r\n`;
   const bytes = await response.bytes();
   assertEquals(String.fromCharCode(...bytes), expected);
-});
+}, { deno: "Deno ends the body without the final CRLF that browsers send" });
 
 test("a Blob body is sent as its bytes with its type", async (event) => {
   const response = await fetch(event.echo, { method: "POST", body: new Blob(["blob body"], { type: "text/x-test" }) });

@@ -6,7 +6,7 @@ test("navigator describes the sandbox", () => {
   assertEquals(navigator.language, "en-US");
   assertEquals(navigator.languages, ["en-US"]);
   assertThrows(() => new Navigator(), TypeError, "Illegal constructor");
-});
+}, { deno: "navigator.userAgent names the runtime: bgwasm, not Deno" });
 
 test("performance.now() counts milliseconds from the sandbox's start", async () => {
   const first = performance.now();
