@@ -107,20 +107,13 @@ async fn interval_and_timeout_ids_share_one_pool_and_bad_callbacks_are_type_erro
 
 #[tokio::test]
 async fn a_response_body_read_in_chunks_arrives_whole() {
-    let server = TestServer::start().await;
     let source = r#"
         export async function bgUpdater(event) {
           const response = await fetch(event.url);
           const text = await response.text();
           return { length: text.length, used: response.bodyUsed };
         }"#;
-    let report = run(
-        source,
-        json!({ "url": server.url("/bytes/1000000") }),
-        limits(Duration::from_secs(20)),
-    )
-    .await;
-    assert_ok(&report);
+    let (_server, report) = run_fetching(source, "/bytes/1000000", Duration::from_secs(20)).await;
     assert_eq!(
         report.outcome.value,
         Some(json!({ "length": 1_000_000, "used": true }))
@@ -165,6 +158,15 @@ async fn a_body_over_the_response_limit_fails_its_read_and_names_the_flag() {
     );
 }
 
+/// Runs `source` with the event `{ url }`, `path` of a fresh loopback
+/// server, and checks that the run succeeded.
+async fn run_fetching(source: &str, path: &str, timeout: Duration) -> (TestServer, RunReport) {
+    let server = TestServer::start().await;
+    let report = run(source, json!({ "url": server.url(path) }), limits(timeout)).await;
+    assert_ok(&report);
+    (server, report)
+}
+
 /// Waits until the server counts `n` abandoned answers, or fails.
 async fn until_abandoned(server: &TestServer, n: usize) {
     common::wait_until(
@@ -177,7 +179,6 @@ async fn until_abandoned(server: &TestServer, n: usize) {
 
 #[tokio::test]
 async fn an_aborted_fetch_rejects_at_once_and_the_host_drops_the_request() {
-    let server = TestServer::start().await;
     // The response would take 30 s; the run's limit is 10 s. Aborting after
     // 50 ms rejects the fetch with the signal's reason and leaves nothing
     // that keeps the run going.
@@ -192,20 +193,13 @@ async fn an_aborted_fetch_rejects_at_once_and_the_host_drops_the_request() {
             return `${error.name}: ${error instanceof DOMException}`;
           }
         }"#;
-    let report = run(
-        source,
-        json!({ "url": server.url("/delay/30000") }),
-        limits(Duration::from_secs(10)),
-    )
-    .await;
-    assert_ok(&report);
+    let (server, report) = run_fetching(source, "/delay/30000", Duration::from_secs(10)).await;
     assert_eq!(report.outcome.value, Some(json!("AbortError: true")));
     until_abandoned(&server, 1).await;
 }
 
 #[tokio::test]
 async fn a_fetch_aborted_before_it_starts_sends_nothing() {
-    let server = TestServer::start().await;
     let source = r#"
         export async function bgUpdater(event) {
           const reason = new Error("changed my mind");
@@ -216,13 +210,7 @@ async fn a_fetch_aborted_before_it_starts_sends_nothing() {
             return error === reason;
           }
         }"#;
-    let report = run(
-        source,
-        json!({ "url": server.url("/json") }),
-        limits(Duration::from_secs(10)),
-    )
-    .await;
-    assert_ok(&report);
+    let (server, report) = run_fetching(source, "/json", Duration::from_secs(10)).await;
     assert_eq!(report.outcome.value, Some(json!(true)));
     assert_eq!(server.requests(), 0);
     assert!(report.outcome.fetches.is_empty());
@@ -230,7 +218,6 @@ async fn a_fetch_aborted_before_it_starts_sends_nothing() {
 
 #[tokio::test]
 async fn an_abort_after_the_body_starts_streaming_errors_the_read_and_drops_the_rest() {
-    let server = TestServer::start().await;
     // 500 chunks 20 ms apart would take 10 s.
     let source = r#"
         export async function bgUpdater(event) {
@@ -245,13 +232,7 @@ async fn an_abort_after_the_body_starts_streaming_errors_the_read_and_drops_the_
             return { first: first.value.byteLength, error: error.name };
           }
         }"#;
-    let report = run(
-        source,
-        json!({ "url": server.url("/drip/500") }),
-        limits(Duration::from_secs(8)),
-    )
-    .await;
-    assert_ok(&report);
+    let (server, report) = run_fetching(source, "/drip/500", Duration::from_secs(8)).await;
     let value = report.outcome.value.unwrap();
     assert_eq!(value["error"], "AbortError", "{value}");
     assert!(value["first"].as_u64().unwrap() >= 1024, "{value}");
@@ -260,26 +241,18 @@ async fn an_abort_after_the_body_starts_streaming_errors_the_read_and_drops_the_
 
 #[tokio::test]
 async fn a_body_nobody_reads_keeps_nothing_going_and_is_dropped_after_the_run() {
-    let server = TestServer::start().await;
     let source = r#"
         export async function bgUpdater(event) {
           const response = await fetch(event.url);
           return response.status;
         }"#;
-    let report = run(
-        source,
-        json!({ "url": server.url("/drip/500") }),
-        limits(Duration::from_secs(8)),
-    )
-    .await;
-    assert_ok(&report);
+    let (server, report) = run_fetching(source, "/drip/500", Duration::from_secs(8)).await;
     assert_eq!(report.outcome.value, Some(json!(200)));
     until_abandoned(&server, 1).await;
 }
 
 #[tokio::test]
 async fn an_abort_signal_timeout_does_not_keep_the_run_going() {
-    let server = TestServer::start().await;
     // With a referenced timer this run would wait 60 s for it, past its
     // 10 s limit.
     let source = r#"
@@ -287,13 +260,7 @@ async fn an_abort_signal_timeout_does_not_keep_the_run_going() {
           const response = await fetch(event.url, { signal: AbortSignal.timeout(60000) });
           return (await response.json()).hello;
         }"#;
-    let report = run(
-        source,
-        json!({ "url": server.url("/json") }),
-        limits(Duration::from_secs(10)),
-    )
-    .await;
-    assert_ok(&report);
+    let (_server, report) = run_fetching(source, "/json", Duration::from_secs(10)).await;
     assert_eq!(report.outcome.value, Some(json!("world")));
 }
 

@@ -18,6 +18,7 @@ mod runs;
 mod schedule;
 mod schema;
 
+#[cfg(test)]
 pub use schema::SCHEMA_VERSION;
 
 use super::error::{SqliteContext, StoreError};
