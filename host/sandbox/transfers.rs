@@ -21,14 +21,14 @@ enum Transfer {
     /// The request is under way; its head has not arrived.
     Requesting(AbortHandle),
     /// The head was delivered; the rest of the body waits for a read.
-    Idle(BodyStream),
+    Idle(Box<BodyStream>),
     /// A read of the body is under way.
     Reading(AbortHandle),
 }
 
 /// What a finished task of a transfer hands back.
 enum Step {
-    Head(FetchOutcome),
+    Head(Box<FetchOutcome>),
     Chunk(Box<BodyStream>, ChunkOutcome),
 }
 
@@ -72,7 +72,7 @@ impl Transfers {
 
     /// Starts fetch `id`, performed by `request`.
     pub fn start(&mut self, id: u32, request: impl Future<Output = FetchOutcome> + Send + 'static) {
-        let task = tokio::spawn(async move { Step::Head(request.await) });
+        let task = tokio::spawn(async move { Step::Head(Box::new(request.await)) });
         self.live
             .insert(id, Transfer::Requesting(task.abort_handle()));
         self.tasks.push(Task {
@@ -103,7 +103,7 @@ impl Transfers {
         };
         let task = tokio::spawn(async move {
             let outcome = body.next_chunk().await;
-            Step::Chunk(Box::new(body), outcome)
+            Step::Chunk(body, outcome)
         });
         self.live.insert(id, Transfer::Reading(task.abort_handle()));
         self.tasks.push(Task {
@@ -164,19 +164,17 @@ impl Transfers {
             return None;
         }
         match step {
-            Some(Step::Head(Ok((head, body)))) => {
-                self.live.insert(id, Transfer::Idle(body));
+            Some(Step::Head(outcome)) => {
+                let outcome = outcome.map(|(head, body)| {
+                    self.live.insert(id, Transfer::Idle(Box::new(body)));
+                    head
+                });
                 Some(Finished::Head {
                     id,
                     elapsed_ms,
-                    outcome: Ok(head),
+                    outcome,
                 })
             }
-            Some(Step::Head(Err(problem))) => Some(Finished::Head {
-                id,
-                elapsed_ms,
-                outcome: Err(problem),
-            }),
             None if matches!(current, Some(Transfer::Requesting(_))) => Some(Finished::Head {
                 id,
                 elapsed_ms,
@@ -185,7 +183,7 @@ impl Transfers {
             Some(Step::Chunk(body, Ok(Some(bytes)))) => {
                 // Handed to the guest now: the host no longer holds it.
                 self.held.release(bytes.len());
-                self.live.insert(id, Transfer::Idle(*body));
+                self.live.insert(id, Transfer::Idle(body));
                 Some(chunk_finished(id, Ok(Some(bytes))))
             }
             Some(Step::Chunk(_, outcome)) => Some(chunk_finished(id, outcome)),

@@ -197,7 +197,9 @@ async fn drip(State(counters): State<Counters>, Path(chunks): Path<usize>) -> Re
         (0, Some(unfinished)),
         move |(sent, unfinished)| async move {
             if sent == chunks {
-                unfinished.map(Unfinished::finish);
+                if let Some(unfinished) = unfinished {
+                    unfinished.finish();
+                }
                 return None;
             }
             if sent > 0 {
