@@ -13,7 +13,9 @@ dir="$root/target/deno"
 deno="$dir/node_modules/.bin/deno"
 if [ ! -x "$deno" ]; then
   mkdir -p "$dir"
-  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error deno@2 >/dev/null)
+  # Its own package.json, so npm installs here and nowhere above.
+  [ -f "$dir/package.json" ] || echo '{ "private": true }' > "$dir/package.json"
+  (cd "$dir" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error deno@2 >/dev/null)
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
