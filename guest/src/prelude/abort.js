@@ -129,8 +129,6 @@
     state.algorithms.add(algorithm);
     return () => state.algorithms.delete(algorithm);
   };
-  internal.signalAbort = signalAbort;
-  internal.newAbortSignal = () => new AbortSignal(ILLEGAL);
 
   Object.assign(internal, { AbortSignal, AbortController });
   define("AbortSignal", AbortSignal);

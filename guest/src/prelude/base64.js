@@ -1,6 +1,4 @@
 // atob and btoa (HTML), with the forgiving-base64 decode of the Infra standard.
-// `internal.base64Encode(bytes)` and `internal.base64Decode(text)` work on
-// Uint8Arrays for the other web APIs.
 (function () {
   "use strict";
   const internal = globalThis.__bgwasm_internal;
@@ -70,7 +68,6 @@
     return fromCodes(base64Decode(String(data)));
   }
 
-  Object.assign(internal, { base64Encode, base64Decode, fromCharCodes: fromCodes });
   internal.define("atob", atob);
   internal.define("btoa", btoa);
 })();

@@ -1176,23 +1176,6 @@
   }
 
 
-  // For the other web APIs: whether a body stream was read or is locked, and
-  // all of a byte stream's bytes.
-  internal.streamDisturbed = (stream) => rsState(stream, "streamDisturbed").disturbed;
-  internal.readAllBytes = async function (stream) {
-    const chunks = [];
-    let total = 0;
-    for await (const chunk of streamIterator(stream, false)) {
-      const bytes = asBytes(chunk, "reading a body stream");
-      chunks.push(bytes);
-      total += bytes.length;
-    }
-    const out = new Uint8Array(total);
-    let offset = 0;
-    for (const bytes of chunks) (out.set(bytes, offset), (offset += bytes.length));
-    return out;
-  };
-
   const classes = {
     ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController, WritableStream, WritableStreamDefaultWriter,
     WritableStreamDefaultController, TransformStream, TransformStreamDefaultController, CountQueuingStrategy, ByteLengthQueuingStrategy,
