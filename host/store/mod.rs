@@ -15,8 +15,9 @@ mod sqlite;
 pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use records::{
-    AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PieceInfo, PieceSource,
-    RegistrationFilter, RunRecord, RunTransition, RunTrigger, StoreCounts, StoredPiece,
+    AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PhaseCounts, PieceInfo,
+    PieceSource, RegistrationFilter, RunRecord, RunTransition, RunTrigger, StoreCounts,
+    StoredPiece,
 };
 pub use registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
@@ -138,6 +139,18 @@ pub trait Store: Send + Sync + 'static {
     fn cell_source(&self, space: &str) -> Arc<dyn CellSource>;
 
     fn counts(&self) -> StoreFuture<'_, StoreCounts>;
+
+    /// Registrations by phase, for the metrics (counted every few seconds).
+    /// This default lists every registration; a store should override it
+    /// with a count where the data is.
+    fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
+        Box::pin(async move {
+            let all = self
+                .list_registrations(&RegistrationFilter::default())
+                .await?;
+            Ok(PhaseCounts::tally(&all))
+        })
+    }
 }
 
 #[cfg(test)]

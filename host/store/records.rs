@@ -2,10 +2,10 @@
 
 use super::PieceId;
 use super::registration::{
-    ClaimToken, EpochMillis, Registration, RegistrationKey, RegistrationState,
+    ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
 };
 use crate::sandbox::{CellChange, Lang, RunOutcome};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// A piece's metadata, without its source.
@@ -62,7 +62,7 @@ pub struct AddedPiece {
 }
 
 /// Why a run happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunTrigger {
     /// The scheduler found it due.
@@ -188,4 +188,42 @@ pub struct StoreCounts {
     pub dispatched: u64,
     pub runs: u64,
     pub cells: u64,
+}
+
+/// Registrations by phase, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseCounts {
+    pub scheduled: u64,
+    pub dispatched: u64,
+    pub disabled: u64,
+}
+
+impl PhaseCounts {
+    /// The count of `phase`.
+    pub fn of(&self, phase: Phase) -> u64 {
+        match phase {
+            Phase::Scheduled => self.scheduled,
+            Phase::Dispatched => self.dispatched,
+            Phase::Disabled => self.disabled,
+        }
+    }
+
+    /// Adds `count` registrations of `phase`.
+    pub fn add(&mut self, phase: Phase, count: u64) {
+        match phase {
+            Phase::Scheduled => self.scheduled += count,
+            Phase::Dispatched => self.dispatched += count,
+            Phase::Disabled => self.disabled += count,
+        }
+    }
+
+    /// Counts the phases of `registrations`.
+    pub fn tally<'a>(registrations: impl IntoIterator<Item = &'a Registration>) -> Self {
+        let mut counts = Self::default();
+        for registration in registrations {
+            counts.add(registration.state.phase, 1);
+        }
+        counts
+    }
 }

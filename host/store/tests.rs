@@ -402,3 +402,47 @@ async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
     assert!(error.contains("a/b"), "{error}");
     assert!(error.contains("listing registrations"), "{error}");
 }
+
+#[tokio::test]
+async fn registrations_are_counted_by_phase_as_the_listing_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let listed = async || {
+        PhaseCounts::tally(
+            &store
+                .list_registrations(&RegistrationFilter::default())
+                .await
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        store.count_by_phase().await.unwrap(),
+        PhaseCounts::default()
+    );
+    let mut keys = Vec::new();
+    for source in ["one", "two", "three", "four"] {
+        let key = piece(&store, source).await;
+        store.register(&key, "rss", 1).await.unwrap();
+        keys.push(key);
+    }
+    store.disable(&keys[0], 2).await.unwrap();
+    let claimed = store
+        .claim_due(5, &IntegrationFilter::all(), 2)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+
+    let counts = store.count_by_phase().await.unwrap();
+    assert_eq!(
+        counts,
+        PhaseCounts {
+            scheduled: 1,
+            dispatched: 2,
+            disabled: 1
+        }
+    );
+    assert_eq!(counts, listed().await);
+    store.unregister(&keys[0]).await.unwrap();
+    assert_eq!(store.count_by_phase().await.unwrap().disabled, 0);
+    assert_eq!(store.count_by_phase().await.unwrap(), listed().await);
+}

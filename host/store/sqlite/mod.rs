@@ -24,8 +24,8 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
-    PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey, RunRecord,
-    RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
+    PhaseCounts, PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter,
+    RegistrationKey, RunRecord, RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -296,5 +296,12 @@ impl Store for SqliteStore {
 
     fn counts(&self) -> StoreFuture<'_, StoreCounts> {
         Box::pin(self.connections.read("counting", counts))
+    }
+
+    fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
+        Box::pin(self.connections.read(
+            "counting registrations by phase",
+            registrations::count_by_phase,
+        ))
     }
 }

@@ -4,8 +4,8 @@
 use super::{pieces, rows};
 use crate::store::error::{SqliteContext, StoreError};
 use crate::store::{
-    EpochMillis, IntegrationFilter, Phase, Registration, RegistrationFilter, RegistrationKey,
-    RegistrationState,
+    EpochMillis, IntegrationFilter, Phase, PhaseCounts, Registration, RegistrationFilter,
+    RegistrationKey, RegistrationState,
 };
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
@@ -217,6 +217,28 @@ pub fn list(
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("listing registrations")?;
     Ok(rows)
+}
+
+/// Registrations by phase: one grouped count over the `(phase, next_run)`
+/// index.
+pub fn count_by_phase(conn: &Connection) -> Result<PhaseCounts, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT phase, count(*) AS n FROM registrations GROUP BY phase")
+        .context("counting registrations by phase")?;
+    let rows = stmt
+        .query_map([], |row| {
+            let phase = rows::parsed(row, "phase", |text| {
+                Phase::parse(text).ok_or_else(|| format!("unknown phase {text:?}"))
+            })?;
+            Ok((phase, rows::unsigned(row, "n")?))
+        })
+        .context("counting registrations by phase")?;
+    let mut counts = PhaseCounts::default();
+    for row in rows {
+        let (phase, n) = row.context("counting registrations by phase")?;
+        counts.add(phase, n);
+    }
+    Ok(counts)
 }
 
 /// `AND integration IN (?n, ...)` for a filter, numbering parameters from
