@@ -653,3 +653,87 @@ async fn the_cli_client_drives_a_piece_and_refuses_bad_ids_locally() {
     }
     assert_eq!(daemon.health().await["counts"], before);
 }
+
+#[tokio::test]
+async fn bgwasm_runs_lists_a_pieces_history_as_a_table_and_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "60s", &[]).await;
+    let counter = common::fixture_path("sync_counter.js");
+    let thrower = common::fixture_path("throws.js");
+    for (file, id) in [(&counter, "counter"), (&thrower, "thrower")] {
+        let (code, out, err) = client(
+            &daemon,
+            &[
+                "piece",
+                "add",
+                file.to_str().unwrap(),
+                "--space",
+                "nia",
+                "--id",
+                id,
+            ],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = client(&daemon, &["runs", "nia", "counter"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("has not run yet"), "{out}");
+
+    for piece in ["counter", "counter", "thrower"] {
+        client(&daemon, &["run", "nia", piece]);
+    }
+    let (code, out, err) = client(&daemon, &["runs", "nia", "counter"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two runs: {out}");
+    assert!(
+        lines[0].contains("TRIGGER") && lines[0].contains("RESULT"),
+        "{out}"
+    );
+    for line in &lines[1..] {
+        assert!(line.contains(" manual ") && line.ends_with("  ok"), "{out}");
+    }
+    let (code, out, err) = client(&daemon, &["runs", "nia", "thrower"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines().nth(1).unwrap().contains("js_error: ")
+            && out.contains("boom from a sync handler"),
+        "{out}"
+    );
+
+    let (code, out, err) = client(&daemon, &["runs", "nia", "counter", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let history: Value = serde_json::from_str(&out).expect("--json prints JSON");
+    let runs = history["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{history}");
+    assert!(
+        runs[0]["id"].as_i64() > runs[1]["id"].as_i64(),
+        "newest first"
+    );
+    assert_eq!(runs[0]["trigger"], json!("manual"));
+    assert_eq!(runs[0]["outcome"]["ok"], json!(true));
+    assert!(runs[0]["finishedAt"].as_i64() >= runs[0]["startedAt"].as_i64());
+    let (code, out, err) = client(
+        &daemon,
+        &["runs", "nia", "counter", "--json", "--limit", "1"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let history: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(history["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(history["runs"][0]["id"], runs[0]["id"]);
+
+    // An unknown piece is the daemon's clear refusal; a bad id or limit is
+    // refused before any request.
+    let (code, out, err) = client(&daemon, &["runs", "nia", "nope"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("piece nope does not exist"), "{err}");
+    for (args, named) in [
+        (vec!["runs", "nia", "a b"], "a b"),
+        (vec!["runs", "nia", "counter", "--limit", "0"], "--limit"),
+        (vec!["runs", "nia", "counter", "--limit", "51"], "--limit"),
+    ] {
+        let (code, out, err) = client(&daemon, &args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+}

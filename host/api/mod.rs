@@ -15,6 +15,7 @@ mod extract;
 mod health;
 mod pieces;
 mod registrations;
+mod runs;
 mod state;
 
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{PIECE}/enable"), post(pieces::enable))
         .route(&format!("{PIECE}/disable"), post(pieces::disable))
         .route(&format!("{PIECE}/run"), post(pieces::run))
+        .route(&format!("{PIECE}/runs"), get(runs::list))
         .route("/api/spaces/{space}/cells", get(cells::list))
         // A wildcard, so cell keys may contain slashes.
         .route("/api/spaces/{space}/cells/{*key}", get(cells::get))

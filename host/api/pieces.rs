@@ -33,7 +33,7 @@ pub struct PiecePath {
 }
 
 /// The verified space and the piece of a `.../pieces/{piece_id}` path.
-fn key_of(verified: &Verified, path: &PiecePath) -> Result<RegistrationKey, ApiError> {
+pub(super) fn key_of(verified: &Verified, path: &PiecePath) -> Result<RegistrationKey, ApiError> {
     Ok(RegistrationKey::new(
         verified.space.to_string(),
         piece_id(&path.piece_id)?,

@@ -515,3 +515,77 @@ async fn typescript_pieces_are_named_by_lang_or_file_name_and_checked_when_added
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_pieces_runs_are_listed_newest_first_up_to_the_limit() {
+    let app = app();
+    app.add("ok", "export default 1").await;
+    app.add("bad", "fail").await;
+    let runs = format!("/api/spaces/{SPACE}/pieces/ok/runs");
+    let (status, body) = app.call("GET", &runs, Body::empty()).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "runs": [] })));
+    for piece in ["ok", "ok", "bad"] {
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("/api/spaces/{SPACE}/pieces/{piece}/run"),
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = app.call("GET", &runs, Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed = body["runs"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed[0]["id"].as_i64() > listed[1]["id"].as_i64(),
+        "{body}"
+    );
+    assert_eq!(listed[0]["trigger"], "manual");
+    assert_eq!(listed[0]["outcome"]["ok"], true);
+
+    let (_, body) = app
+        .call("GET", &format!("{runs}?limit=1"), Body::empty())
+        .await;
+    assert_eq!(body["runs"].as_array().unwrap().len(), 1);
+    let (_, body) = app
+        .call(
+            "GET",
+            &format!("/api/spaces/{SPACE}/pieces/bad/runs?limit=500"),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(body["runs"][0]["outcome"]["error"]["kind"], "js_error");
+
+    let (status, body) = app
+        .call("GET", &format!("{runs}?limit=0"), Body::empty())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error_text(&body).contains("limit must be at least 1"),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/api/spaces/{SPACE}/pieces/nope/runs"),
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        error_text(&body).contains("piece nope does not exist"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_does_not_serve_the_metrics() {
+    let (status, body) = app().call("GET", "/metrics", Body::empty()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        error_text(&body).contains("no route for GET /metrics"),
+        "{body}"
+    );
+}

@@ -10,12 +10,14 @@ mod exit;
 mod flags;
 pub mod id;
 mod run_once;
+mod runs;
 mod serve;
 
 pub use duration::parse_duration;
 pub use exit::{EXIT_RUN_FAILED, EXIT_USAGE};
 pub use flags::{ClientArgs, EgressArgs, LimitArgs};
 pub use run_once::RunOnceArgs;
+pub use runs::RunsArgs;
 pub use serve::ServeArgs;
 
 use crate::client::{ClientError, PieceAction};
@@ -110,6 +112,9 @@ pub enum Command {
     Unregister(PieceTarget),
     /// Run a registered piece now, on the daemon, and show the outcome.
     Run(PieceTarget),
+    /// List a piece's recent runs on the daemon: id, trigger, start, duration,
+    /// and `ok` or the error.
+    Runs(RunsArgs),
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
     Id(id::IdArgs),
@@ -266,6 +271,19 @@ pub fn main() -> ExitCode {
             PieceAction::Run,
             &target,
         ),
+        Command::Runs(args) => client_command(&runtime, cli.log_format, async |out| {
+            let config = cli.client.config();
+            crate::client::runs(
+                &config,
+                &args.space,
+                &args.piece_id,
+                args.limit,
+                args.json,
+                out,
+            )
+            .await
+            .map(|()| true)
+        }),
         Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

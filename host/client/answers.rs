@@ -4,7 +4,8 @@
 
 use super::ClientError;
 use crate::identity::Did;
-use crate::store::PieceId;
+use crate::sandbox::RunOutcome;
+use crate::store::{EpochMillis, PieceId, RunTrigger};
 use serde::{Deserialize, Serialize};
 
 /// `POST /api/spaces/{space}/pieces`.
@@ -47,4 +48,22 @@ pub struct RegisterBody<'a> {
 #[derive(Debug, Deserialize)]
 pub struct RegistrationStatus {
     pub status: String,
+}
+
+/// `GET .../pieces/{id}/runs`: a piece's newest runs, newest first.
+/// `bgwasm runs --json` prints it back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunHistory {
+    pub runs: Vec<PastRun>,
+}
+
+/// One run of a piece, as the history lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PastRun {
+    pub id: i64,
+    pub trigger: RunTrigger,
+    pub started_at: EpochMillis,
+    pub finished_at: EpochMillis,
+    pub outcome: RunOutcome,
 }

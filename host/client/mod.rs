@@ -6,9 +6,12 @@
 
 mod answers;
 mod http;
+mod runs;
 mod table;
 
+pub use answers::{PastRun, RunHistory};
 pub use http::{ApiClient, Target};
+pub use runs::{runs, write_runs_table};
 pub use table::{StatusRow, write_status_table};
 
 use crate::identity::{DEFAULT_OPERATOR_PASSPHRASE, Did, Identity, SpaceRef};
