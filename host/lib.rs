@@ -16,6 +16,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod identity;
+pub mod metrics;
 pub mod run_once;
 pub mod sandbox;
 pub mod scheduler;

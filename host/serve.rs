@@ -1,10 +1,11 @@
 //! `bgwasm serve`: the daemon. It wires the store, the sandboxes, the
-//! scheduler and the HTTP API together, and stops gracefully on SIGINT or
-//! SIGTERM.
+//! scheduler, the HTTP API and the metrics together, and stops gracefully on
+//! SIGINT or SIGTERM.
 
 use crate::api::{self, ApiState};
 use crate::auth::Verifier;
 use crate::identity::Identity;
+use crate::metrics::{Metrics, REGISTRATIONS_REFRESH};
 use crate::sandbox::{
     CellSource, EgressPolicy, EngineOptions, Limits, Piece, RunReport, SandboxEngine, SandboxPool,
 };
@@ -23,6 +24,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// The address of the HTTP API.
     pub listen: SocketAddr,
+    /// Where `GET /metrics` is served, if anywhere (`--metrics-listen`).
+    pub metrics_listen: Option<SocketAddr>,
     /// The retry policy, concurrency, grace period and integrations served.
     pub scheduler: SchedulerConfig,
     /// Sandboxes kept alive at most.
@@ -72,15 +75,34 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let mut egress = config.egress;
     // Pieces must not reach the daemon's own API, whatever else is open.
     egress.deny_daemon_address(config.listen);
+    if let Some(addr) = config.metrics_listen {
+        egress.deny_daemon_address(addr);
+    }
     let engine = SandboxEngine::new(EngineOptions {
         egress,
         ..EngineOptions::default()
     })
     .await?;
-    let pool = SandboxPool::with_max_live(engine, config.limits, config.max_live_sandboxes);
+    let metrics = Metrics::new();
+    let pool = SandboxPool::with_metrics(
+        engine,
+        config.limits,
+        config.max_live_sandboxes,
+        metrics.clone(),
+    );
     let grace = config.scheduler.grace;
     let scheduler_config = config.scheduler.clone();
-    let scheduler = Scheduler::new(store.clone(), Arc::new(pool), config.scheduler);
+    let scheduler = Scheduler::with_metrics(
+        store.clone(),
+        Arc::new(pool),
+        config.scheduler,
+        metrics.clone(),
+    );
+    let counting = tokio::spawn(crate::metrics::refresh::keep_counting_registrations(
+        store.clone(),
+        metrics.clone(),
+        REGISTRATIONS_REFRESH,
+    ));
     let app = api::router(
         ApiState::new(store, scheduler.clone())
             .with_body_limit(config.body_limit)
@@ -94,8 +116,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                 config.listen
             )
         })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("listening for metrics on {addr} (is it taken? pick another --metrics-listen)")
+        })?),
+        None => None,
+    };
     tracing::info!(
         listen = %config.listen,
+        metrics_listen = ?config.metrics_listen,
         did = %daemon_did,
         data_dir = %config.data_dir.display(),
         interval = %humantime::format_duration(scheduler_config.policy.interval),
@@ -118,6 +147,16 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(%signal, "stopping: no new runs; waiting for the runs in flight");
         let _ = stop_tx.send(true);
     });
+    if let Some(listener) = metrics_listener {
+        // Scrapes are answered until the process exits: a stop is the time
+        // they are most wanted.
+        let serving = axum::serve(listener, crate::metrics::listener::router(metrics));
+        tokio::spawn(async move {
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     let serving = axum::serve(listener, app).with_graceful_shutdown(stopped(stop_rx.clone()));
     // The API waits for its open requests (a manual run, say) no longer than
     // the scheduler waits for its runs.
@@ -125,6 +164,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let report = schedule
         .await
         .context("the scheduler stopped unexpectedly")??;
+    counting.abort();
     match tokio::time::timeout(grace + Duration::from_secs(1), server).await {
         Ok(result) => result.context("the HTTP server stopped unexpectedly")??,
         Err(_) => tracing::warn!(

@@ -654,6 +654,193 @@ async fn the_cli_client_drives_a_piece_and_refuses_bad_ids_locally() {
     assert_eq!(daemon.health().await["counts"], before);
 }
 
+/// The value of the series named exactly `series` (with its labels) in a
+/// Prometheus text scrape.
+fn series_value(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no series {series} in the scrape:\n{scrape}"))
+        .parse()
+        .unwrap()
+}
+
+/// Every label value in a scrape.
+fn label_values(scrape: &str) -> Vec<String> {
+    scrape
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| Some(line.split_once('{')?.1.split_once('}')?.0.to_owned()))
+        .flat_map(|labels| {
+            labels
+                .split(',')
+                .filter_map(|pair| Some(pair.split_once('=')?.1.trim_matches('"').to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_runs_fetches_and_registrations_on_their_own_listener() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_addr = free_port();
+    let daemon = Daemon::start(
+        dir.path(),
+        "60s",
+        &["--metrics-listen", &metrics_addr.to_string()],
+    )
+    .await;
+    let scrape = async || {
+        let response = daemon
+            .http
+            .get(format!("http://{metrics_addr}/metrics"))
+            .send()
+            .await
+            .expect("the metrics listener answers");
+        assert_eq!(response.status(), 200);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        response.text().await.unwrap()
+    };
+    let before = scrape().await;
+    assert_eq!(
+        series_value(&before, "bgwasm_runs_total{outcome=\"ok\"}"),
+        0.0
+    );
+
+    // One piece succeeds on the schedule, with one fetch that gets an answer.
+    let fetches = daemon
+        .add_piece(
+            "mia",
+            &format!(
+                "export async function bgUpdater() {{ return (await fetch({:?})).status; }}",
+                server.url("/json")
+            ),
+        )
+        .await;
+    daemon.register("mia", &fetches).await;
+    daemon
+        .wait_for("mia", &fetches, Duration::from_secs(10), |r| {
+            r["status"] == json!("Success")
+        })
+        .await;
+    // One throws; one has a fetch denied (the daemon's own API) and one that
+    // cannot connect, and catches both.
+    let thrower = daemon.add_piece("mia", &fixture("throws.js")).await;
+    let denied = daemon
+        .add_piece(
+            "mia",
+            &format!(
+                "export async function bgUpdater() {{
+                   const failed = [];
+                   for (const url of [{:?}, {:?}]) {{
+                     try {{ await fetch(url); }} catch (error) {{ failed.push(error.message); }}
+                   }}
+                   return failed;
+                 }}",
+                format!("http://{}/healthz", daemon.addr),
+                format!("http://{}/", free_port()),
+            ),
+        )
+        .await;
+    let did = space_key("mia").did();
+    for piece in [&thrower, &denied] {
+        let (status, outcome) = daemon
+            .call(
+                &space_key("mia"),
+                "POST",
+                &format!("/api/spaces/{did}/pieces/{piece}/run"),
+                "",
+            )
+            .await;
+        assert_eq!(status, 200, "{outcome}");
+        if piece == &denied {
+            assert_eq!(outcome["ok"], json!(true), "{outcome}");
+            let messages = outcome["value"].to_string();
+            assert!(
+                messages.contains("denied by the egress policy"),
+                "{outcome}"
+            );
+        }
+    }
+
+    let after = scrape().await;
+    let value = |series: &str| series_value(&after, series);
+    assert_eq!(value("bgwasm_runs_total{outcome=\"ok\"}"), 2.0, "{after}");
+    assert_eq!(value("bgwasm_runs_total{outcome=\"js_error\"}"), 1.0);
+    assert_eq!(value("bgwasm_runs_total{outcome=\"timeout\"}"), 0.0);
+    assert_eq!(value("bgwasm_fetches_total{result=\"ok\"}"), 1.0);
+    assert_eq!(value("bgwasm_fetches_total{result=\"denied\"}"), 1.0);
+    assert_eq!(value("bgwasm_fetches_total{result=\"error\"}"), 1.0);
+    for histogram in [
+        "bgwasm_run_duration_seconds",
+        "bgwasm_run_fuel",
+        "bgwasm_store_commit_seconds",
+    ] {
+        assert_eq!(value(&format!("{histogram}_count")), 3.0, "{histogram}");
+        assert!(value(&format!("{histogram}_sum")) > 0.0, "{histogram}");
+    }
+    // Only the scheduled run had a due time.
+    assert_eq!(value("bgwasm_schedule_lateness_seconds_count"), 1.0);
+    assert_eq!(value("bgwasm_live_sandboxes"), 1.0);
+    assert_eq!(value("bgwasm_queued_runs"), 0.0);
+
+    // Registrations by phase are counted in the background, every few seconds.
+    common::wait_until(
+        "the registration is counted as scheduled",
+        Duration::from_secs(15),
+        || async {
+            series_value(&scrape().await, "bgwasm_registrations{phase=\"scheduled\"}") == 1.0
+        },
+    )
+    .await;
+    let (status, body) = daemon
+        .call(
+            &space_key("mia"),
+            "POST",
+            &format!("/api/spaces/{did}/pieces/{fetches}/disable"),
+            "",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    common::wait_until(
+        "the registration is counted as disabled",
+        Duration::from_secs(15),
+        || async {
+            let now = scrape().await;
+            series_value(&now, "bgwasm_registrations{phase=\"disabled\"}") == 1.0
+                && series_value(&now, "bgwasm_registrations{phase=\"scheduled\"}") == 0.0
+        },
+    )
+    .await;
+
+    // Labels never carry a space or a piece.
+    let labels = label_values(&scrape().await);
+    assert!(labels.contains(&"js_error".to_owned()), "{labels:?}");
+    for label in &labels {
+        assert!(!label.contains("did:"), "{label}");
+        for piece in [&fetches, &thrower, &denied] {
+            assert!(
+                !label.contains(piece.as_str()),
+                "{label} names piece {piece}"
+            );
+        }
+    }
+
+    // The API listener does not serve them.
+    let response = daemon
+        .http
+        .get(format!("http://{}/metrics", daemon.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
 #[tokio::test]
 async fn bgwasm_runs_lists_a_pieces_history_as_a_table_and_as_json() {
     let dir = tempfile::tempdir().unwrap();

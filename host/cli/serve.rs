@@ -18,7 +18,8 @@ use std::time::Duration;
     after_help = "Examples:\n  bgwasm serve                                   data in ./bgwasm-data, API on 127.0.0.1:8000\n  \
     bgwasm serve --data-dir /var/lib/bgwasm --listen 0.0.0.0:8000 --concurrency 64\n  \
     bgwasm serve --integration gmail --integration gcal   serve only these integrations\n  \
-    bgwasm serve --interval 200ms                  a fast schedule, for tests"
+    bgwasm serve --interval 200ms                  a fast schedule, for tests\n  \
+    bgwasm serve --metrics-listen 127.0.0.1:9464   Prometheus metrics at http://127.0.0.1:9464/metrics"
 )]
 pub struct ServeArgs {
     /// Where the SQLite database lives (created if missing).
@@ -37,6 +38,10 @@ pub struct ServeArgs {
         env = "BGWASM_LISTEN"
     )]
     pub listen: SocketAddr,
+    /// Also serve Prometheus metrics, at `GET /metrics` on this address (the API
+    /// listener never serves them). Off by default.
+    #[arg(long, value_name = "ADDR", env = "BGWASM_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Time from the end of one run of a piece to the start of its next (60, 60s, 200ms, 5m).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub interval: Duration,
@@ -90,9 +95,17 @@ impl ServeArgs {
     /// The daemon's configuration: the limits checked and the operator's key
     /// read (call it after logging is set up: a default key is warned about).
     pub fn config(&self) -> anyhow::Result<ServeConfig> {
+        if self.metrics_listen == Some(self.listen) {
+            anyhow::bail!(
+                "--metrics-listen {} is the API's --listen address; give the metrics an address of \
+                 their own (the API never serves /metrics), e.g. 127.0.0.1:9464",
+                self.listen
+            );
+        }
         Ok(ServeConfig {
             data_dir: self.data_dir.clone(),
             listen: self.listen,
+            metrics_listen: self.metrics_listen,
             scheduler: SchedulerConfig {
                 policy: RetryPolicy {
                     interval: self.interval,

@@ -92,6 +92,18 @@ pub struct EgressDenied {
     pub rule: DenyRule,
 }
 
+/// The words every denial's message has (see the `#[error]` above).
+const DENIAL_MARK: &str = " is denied by the egress policy: ";
+
+impl EgressDenied {
+    /// Whether a fetch's error message is a denial's. A run's fetch record
+    /// keeps only the message (it is what the piece sees), so this is how the
+    /// metrics tell a denied fetch from a failed one.
+    pub fn is_denial(message: &str) -> bool {
+        message.contains(DENIAL_MARK)
+    }
+}
+
 fn hint(rule: DenyRule) -> &'static str {
     match rule {
         DenyRule::Scheme => "",
@@ -533,5 +545,29 @@ mod tests {
         assert!(message.contains("http://10.0.0.1/x"), "{message}");
         assert!(message.contains("rule `private`"), "{message}");
         assert!(message.contains("--allow-private-network"), "{message}");
+    }
+
+    #[test]
+    fn every_denial_message_is_recognised_as_one() {
+        let mut policy = EgressPolicy::default();
+        policy.deny_daemon_address("127.0.0.1:8000".parse().unwrap());
+        for url in [
+            "ftp://example.com/",
+            "http://10.0.0.1/x",
+            "http://169.254.169.254/",
+            "http://127.0.0.1:8000/healthz",
+        ] {
+            let denied = policy
+                .check_url(&reqwest::Url::parse(url).unwrap())
+                .unwrap_err();
+            assert!(EgressDenied::is_denial(&denied.to_string()), "{denied}");
+        }
+        for other in [
+            "cannot connect: Connection refused (os error 111)",
+            "the request timed out",
+            "the body broke off: connection reset",
+        ] {
+            assert!(!EgressDenied::is_denial(other), "{other}");
+        }
     }
 }

@@ -32,8 +32,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 10] = [
+        Self::JsError,
+        Self::SyntaxError,
+        Self::NoHandler,
+        Self::Unsettled,
+        Self::FuelExhausted,
+        Self::MemoryLimit,
+        Self::StackOverflow,
+        Self::Timeout,
+        Self::InvalidResult,
+        Self::Internal,
+    ];
+
     /// The snake_case name, as in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::JsError => "js_error",
             Self::SyntaxError => "syntax_error",

@@ -12,6 +12,7 @@ use super::limits::Limits;
 use super::outcome::{ErrorKind, RunOutcome};
 use super::piece::Piece;
 use super::space::{RunReport, SpaceSandbox};
+use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -29,6 +30,8 @@ struct PoolInner {
     limits: Limits,
     max_live: usize,
     spaces: Mutex<Spaces>,
+    /// `bgwasm_live_sandboxes` follows every insertion and eviction.
+    metrics: Metrics,
 }
 
 #[derive(Default)]
@@ -50,12 +53,24 @@ impl SandboxPool {
 
     /// A pool that keeps at most `max_live` sandboxes (at least one).
     pub fn with_max_live(engine: Arc<SandboxEngine>, limits: Limits, max_live: usize) -> Self {
+        Self::with_metrics(engine, limits, max_live, Metrics::new())
+    }
+
+    /// A pool like [`Self::with_max_live`] that shows how many sandboxes it
+    /// keeps in `metrics` (the daemon's, which it serves).
+    pub fn with_metrics(
+        engine: Arc<SandboxEngine>,
+        limits: Limits,
+        max_live: usize,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             inner: Arc::new(PoolInner {
                 engine,
                 limits,
                 max_live: max_live.max(1),
                 spaces: Mutex::new(Spaces::default()),
+                metrics,
             }),
         }
     }
@@ -87,6 +102,7 @@ impl SandboxPool {
                 last_used: now,
             },
         );
+        self.inner.metrics.set_live_sandboxes(spaces.by_name.len());
         sandbox
     }
 

@@ -14,9 +14,11 @@ use super::policy::after_run;
 use super::runner::{PieceRunner, internal_failure};
 use super::space_queues::{Job, Pushed, SpaceQueues};
 use super::spread::spread_due_time;
+use crate::metrics::Metrics;
 use crate::sandbox::{Piece, RunOutcome, RunReport};
 use crate::store::{
-    ClaimToken, CommittedRun, FinishedRun, RegistrationKey, RunTrigger, Store, StoreError,
+    ClaimToken, CommittedRun, EpochMillis, FinishedRun, RegistrationKey, RunTrigger, Store,
+    StoreError,
 };
 use serde::Serialize;
 use std::future::Future;
@@ -37,6 +39,7 @@ struct Inner {
     runner: Arc<dyn PieceRunner>,
     config: SchedulerConfig,
     clock: Clock,
+    metrics: Metrics,
     queues: SpaceQueues,
     /// One permit per space allowed to run at once.
     permits: Arc<Semaphore>,
@@ -75,13 +78,24 @@ enum Pass {
 }
 
 impl Scheduler {
-    /// A scheduler on the system clock.
+    /// A scheduler on the system clock, with metrics of its own.
     pub fn new(
         store: Arc<dyn Store>,
         runner: Arc<dyn PieceRunner>,
         config: SchedulerConfig,
     ) -> Self {
         Self::with_clock(store, runner, config, Clock::system())
+    }
+
+    /// A scheduler on the system clock that counts its runs in `metrics`
+    /// (the daemon's, which it serves).
+    pub fn with_metrics(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn PieceRunner>,
+        config: SchedulerConfig,
+        metrics: Metrics,
+    ) -> Self {
+        Self::build(store, runner, config, Clock::system(), metrics)
     }
 
     /// A scheduler on a given clock (tests start it at a known time).
@@ -91,6 +105,16 @@ impl Scheduler {
         config: SchedulerConfig,
         clock: Clock,
     ) -> Self {
+        Self::build(store, runner, config, clock, Metrics::new())
+    }
+
+    fn build(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn PieceRunner>,
+        config: SchedulerConfig,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> Self {
         let permits = Arc::new(Semaphore::new(config.concurrency.get()));
         Self {
             inner: Arc::new(Inner {
@@ -98,7 +122,8 @@ impl Scheduler {
                 runner,
                 config,
                 clock,
-                queues: SpaceQueues::new(),
+                queues: SpaceQueues::new(metrics.clone()),
+                metrics,
                 permits,
                 running: AtomicUsize::new(0),
                 wake: Notify::new(),
@@ -113,6 +138,11 @@ impl Scheduler {
 
     pub fn config(&self) -> &SchedulerConfig {
         &self.inner.config
+    }
+
+    /// Where its runs are counted.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// Tells the loop to look for due work now (after a registration, an
@@ -295,16 +325,13 @@ impl Inner {
     }
 
     async fn execute(&self, job: Job) {
-        let (key, claim, trigger, reply) = match job {
-            Job::Scheduled(claimed) => (
-                claimed.key,
-                Some(claimed.claim),
-                RunTrigger::Scheduled,
-                None,
-            ),
-            Job::Manual { key, reply } => (key, None, RunTrigger::Manual, Some(reply)),
+        let (key, claim, due_at, reply) = match job {
+            Job::Scheduled(claimed) => {
+                (claimed.key, Some(claimed.claim), Some(claimed.due_at), None)
+            }
+            Job::Manual { key, reply } => (key, None, None, Some(reply)),
         };
-        let result = self.run_and_commit(&key, claim, trigger).await;
+        let result = self.run_and_commit(&key, claim, due_at).await;
         if let Err(error) = &result {
             tracing::error!(piece = %key, %error, "could not run or commit a piece");
             if let Some(token) = claim
@@ -319,18 +346,30 @@ impl Inner {
         }
     }
 
+    /// Runs a piece and commits the run: a scheduled one (due at `due_at`)
+    /// with its claim, a manual one with none.
     async fn run_and_commit(
         &self,
         key: &RegistrationKey,
         claim: Option<ClaimToken>,
-        trigger: RunTrigger,
+        due_at: Option<EpochMillis>,
     ) -> Result<RunOutcome, SchedulerError> {
+        let trigger = match due_at {
+            Some(_) => RunTrigger::Scheduled,
+            None => RunTrigger::Manual,
+        };
         let started_at = self.clock.now();
+        if let Some(due_at) = due_at {
+            let late = u64::try_from(started_at.saturating_sub(due_at)).unwrap_or(0);
+            self.metrics.observe_lateness(Duration::from_millis(late));
+        }
         let report = self.run_piece(key).await?;
         let finished_at = self.clock.now();
         let outcome = report.outcome;
+        self.metrics.observe_run(&outcome);
         let policy = self.config.policy;
         let for_transition = outcome.clone();
+        let committing = std::time::Instant::now();
         let committed = self
             .store
             .commit_run(
@@ -345,7 +384,9 @@ impl Inner {
                 },
                 Box::new(move |state| after_run(state, &for_transition, finished_at, &policy)),
             )
-            .await?;
+            .await;
+        self.metrics.observe_commit(committing.elapsed());
+        let committed = committed?;
         log_run(key, trigger, &outcome, &committed);
         Ok(outcome)
     }

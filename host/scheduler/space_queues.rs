@@ -7,6 +7,7 @@
 //! as pushing and popping, so no job slips past a stop.
 
 use super::SchedulerError;
+use crate::metrics::Metrics;
 use crate::sandbox::RunOutcome;
 use crate::store::{ClaimedRun, RegistrationKey};
 use std::collections::{HashMap, VecDeque};
@@ -52,13 +53,16 @@ struct Queues {
 pub struct SpaceQueues {
     queues: Mutex<Queues>,
     live_workers: watch::Sender<usize>,
+    /// `bgwasm_queued_runs` follows every push and pop.
+    metrics: Metrics,
 }
 
 impl SpaceQueues {
-    pub fn new() -> Self {
+    pub fn new(metrics: Metrics) -> Self {
         Self {
             queues: Mutex::new(Queues::default()),
             live_workers: watch::Sender::new(0),
+            metrics,
         }
     }
 
@@ -76,6 +80,7 @@ impl SpaceQueues {
             return Pushed::Refused(job);
         }
         let space = job.key().space.clone();
+        self.metrics.queued_run_added();
         match queues.by_space.get_mut(&space) {
             Some(queue) => {
                 queue.push_back(job);
@@ -108,6 +113,7 @@ impl SpaceQueues {
         if !queues.stopping
             && let Some(job) = queues.by_space.get_mut(space).and_then(VecDeque::pop_front)
         {
+            self.metrics.queued_runs_removed(1);
             return Some(job);
         }
         if queues.by_space.remove(space).is_some() {
@@ -120,11 +126,13 @@ impl SpaceQueues {
     pub fn stop(&self) -> Vec<Job> {
         let mut queues = self.lock();
         queues.stopping = true;
-        queues
+        let drained: Vec<Job> = queues
             .by_space
             .values_mut()
             .flat_map(|queue| queue.drain(..))
-            .collect()
+            .collect();
+        self.metrics.queued_runs_removed(drained.len());
+        drained
     }
 
     /// Spaces with a worker, and jobs waiting behind the running ones.
