@@ -73,7 +73,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let mut egress = config.egress;
-    // Pieces must not reach the daemon's own API, whatever else is open.
+    // Pieces must not reach the daemon's own API or metrics, whatever else is
+    // open.
     egress.deny_daemon_address(config.listen);
     if let Some(addr) = config.metrics_listen {
         egress.deny_daemon_address(addr);

@@ -16,6 +16,7 @@ use clap::Args;
 pub struct RunsArgs {
     /// The space: a name (derived as the reference does) or a did:key.
     pub space: String,
+    /// The piece's id, as `bgwasm status` lists it.
     pub piece_id: String,
     /// How many of the newest runs to show (1 to 50).
     #[arg(

@@ -2,7 +2,7 @@
 //! so a scrape never touches the store.
 //!
 //! The count is one grouped query (for SQLite, over the `(phase, next_run)`
-//! index, about a millisecond at 10,000 registrations; see `benches/metrics.rs`),
+//! index, about 1.5 ms at 10,000 registrations; see `benches/metrics.rs`),
 //! run every [`REGISTRATIONS_REFRESH`]. Counting instead of following every
 //! transition in memory keeps the figure right whoever changes the store:
 //! the API, the scheduler, a restart's recovery, or another daemon sharing
