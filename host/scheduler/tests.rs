@@ -527,3 +527,35 @@ async fn a_stop_waits_for_runs_in_flight_up_to_the_grace_period() {
         }
     );
 }
+
+/// The value of one series in the scheduler's metrics, as a scrape shows it.
+fn sample(h: &Harness, series: &str) -> f64 {
+    let text = h.scheduler.metrics().render();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no series {series} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_metrics_count_queued_runs_lateness_and_outcomes() {
+    let mut h = Harness::new(config(1), Duration::from_secs(4));
+    h.start();
+    for n in 0..3 {
+        h.register(&space(n), "p", "ok").await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // One space runs; the other two wait for the only concurrency slot.
+    assert_eq!(h.scheduler.activity().queued, 2);
+    assert_eq!(sample(&h, "bgwasm_queued_runs"), 2.0);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(sample(&h, "bgwasm_queued_runs"), 0.0);
+    assert_eq!(sample(&h, "bgwasm_runs_total{outcome=\"ok\"}"), 3.0);
+    assert_eq!(sample(&h, "bgwasm_store_commit_seconds_count"), 3.0);
+    // All three were due at once: they started 0, 4 and 8 s late.
+    assert_eq!(sample(&h, "bgwasm_schedule_lateness_seconds_count"), 3.0);
+    let late = sample(&h, "bgwasm_schedule_lateness_seconds_sum");
+    assert!((12.0..12.1).contains(&late), "{late}");
+    h.stop().await;
+}
