@@ -5,9 +5,11 @@
 //! typed structs (`answers.rs`).
 
 mod answers;
+mod dashboard;
 mod http;
 mod table;
 
+pub use dashboard::dashboard_login;
 pub use http::{ApiClient, Target};
 pub use table::{StatusRow, write_status_table};
 

@@ -16,7 +16,8 @@ pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use records::{
     AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PieceInfo, PieceSource,
-    RegistrationFilter, RunRecord, RunTransition, RunTrigger, StoreCounts, StoredPiece,
+    RegistrationFilter, RegistrationPage, RunRecord, RunTransition, RunTrigger, StoreCounts,
+    StoredPiece,
 };
 pub use registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
@@ -81,6 +82,26 @@ pub trait Store: Send + Sync + 'static {
     /// Registrations, sorted by space then piece id.
     fn list_registrations(&self, filter: &RegistrationFilter)
     -> StoreFuture<'_, Vec<Registration>>;
+
+    /// One page of [`Store::list_registrations`]: at most `limit` of them
+    /// after the first `offset`, and how many match in all (the dashboard
+    /// pages through 10,000 registrations). The default lists them all and
+    /// slices; a store should do better.
+    fn list_registrations_page(
+        &self,
+        filter: &RegistrationFilter,
+        offset: usize,
+        limit: usize,
+    ) -> StoreFuture<'_, RegistrationPage> {
+        let filter = filter.clone();
+        Box::pin(async move {
+            let all = self.list_registrations(&filter).await?;
+            Ok(RegistrationPage {
+                total: all.len() as u64,
+                registrations: all.into_iter().skip(offset).take(limit).collect(),
+            })
+        })
+    }
 
     /// Claims up to `limit` due, enabled, scheduled registrations of the served
     /// integrations (oldest due first), moving them to `Dispatched` so no other

@@ -177,6 +177,13 @@ pub struct RegistrationFilter {
     pub integrations: IntegrationFilter,
 }
 
+/// One page of registrations, and how many match in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RegistrationPage {
+    pub total: u64,
+    pub registrations: Vec<Registration>,
+}
+
 /// Totals for `/healthz`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

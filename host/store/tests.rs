@@ -402,3 +402,51 @@ async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
     assert!(error.contains("a/b"), "{error}");
     assert!(error.contains("listing registrations"), "{error}");
 }
+
+#[tokio::test]
+async fn registrations_come_in_pages_with_their_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let other = "did:key:z6MkSpaceB";
+    let mut keys = Vec::new();
+    for (space, n) in [(SPACE, 7), (other, 3)] {
+        for i in 0..n {
+            let id = PieceId::parse(&format!("p{i:02}")).unwrap();
+            store
+                .add_piece(space, Some(id.clone()), format!("piece {i}").into(), 1)
+                .await
+                .unwrap();
+            let key = RegistrationKey::new(space, id);
+            let integration = if i % 2 == 0 { "rss" } else { "gmail" };
+            store.register(&key, integration, 1).await.unwrap();
+            keys.push(key);
+        }
+    }
+    keys.sort();
+    let all = RegistrationFilter::default();
+    let keys_of = |page: &RegistrationPage| {
+        page.registrations
+            .iter()
+            .map(Registration::key)
+            .collect::<Vec<_>>()
+    };
+    let page = store.list_registrations_page(&all, 0, 4).await.unwrap();
+    assert_eq!((page.total, keys_of(&page)), (10, keys[..4].to_vec()));
+    let page = store.list_registrations_page(&all, 8, 4).await.unwrap();
+    assert_eq!((page.total, keys_of(&page)), (10, keys[8..].to_vec()));
+    let page = store.list_registrations_page(&all, 50, 4).await.unwrap();
+    assert_eq!((page.total, page.registrations.len()), (10, 0));
+
+    // Filters apply to the page and to the total alike.
+    let filter = RegistrationFilter {
+        space: Some(SPACE.into()),
+        integrations: IntegrationFilter::only(["rss"]),
+    };
+    let page = store.list_registrations_page(&filter, 1, 2).await.unwrap();
+    let ids: Vec<_> = page
+        .registrations
+        .iter()
+        .map(|r| r.piece_id.as_str())
+        .collect();
+    assert_eq!((page.total, ids), (4, vec!["p02", "p04"]));
+}

@@ -24,8 +24,8 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
-    PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey, RunRecord,
-    RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
+    PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey,
+    RegistrationPage, RunRecord, RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -192,6 +192,21 @@ impl Store for SqliteStore {
         Box::pin(self.connections.read("listing registrations", move |conn| {
             registrations::list(conn, &filter)
         }))
+    }
+
+    fn list_registrations_page(
+        &self,
+        filter: &RegistrationFilter,
+        offset: usize,
+        limit: usize,
+    ) -> StoreFuture<'_, RegistrationPage> {
+        let filter = filter.clone();
+        Box::pin(
+            self.connections
+                .read("listing a page of registrations", move |conn| {
+                    registrations::page(conn, &filter, offset, limit)
+                }),
+        )
     }
 
     fn claim_due(
