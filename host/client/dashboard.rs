@@ -56,3 +56,32 @@ pub async fn dashboard_login(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_space_is_refused_before_any_request() {
+        // Nothing listens here: a request would fail as Unreachable.
+        let config = ClientConfig {
+            api_url: "http://127.0.0.1:9".into(),
+            identity: None,
+            space_root: "common user".into(),
+        };
+        let (mut out, mut note) = (Vec::new(), Vec::new());
+        for bad in ["did:key:zNOPE", "did:web:x", ""] {
+            let result = dashboard_login(&config, Some(bad), &mut out, &mut note).await;
+            assert!(
+                matches!(&result, Err(ClientError::Usage(m)) if m.contains("space")),
+                "{bad:?}: {result:?}"
+            );
+        }
+        let result = dashboard_login(&config, Some("alice"), &mut out, &mut note).await;
+        assert!(
+            matches!(result, Err(ClientError::Unreachable { .. })),
+            "{result:?}"
+        );
+        assert!(out.is_empty());
+    }
+}

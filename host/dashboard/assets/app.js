@@ -55,6 +55,7 @@ function ago(ms, now) {
   if (!ms) return "never";
   const d = Math.round((ms - now) / 1000);
   const a = Math.abs(d);
+  if (a < 1) return "just now";
   const text = a < 60 ? `${a} s` : a < 3600 ? `${Math.round(a / 60)} min` :
     a < 86400 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`;
   return d >= 0 ? `in ${text}` : `${text} ago`;
@@ -203,7 +204,7 @@ function runDetails(run) {
   parts.push(el("p", { class: "muted" },
     `fuel ${o.fuel_used.toLocaleString()} units · memory peak ${(o.memory_peak_bytes / 1048576).toFixed(1)} MiB · ` +
     `started ${when(run.startedAt)}`));
-  const details = el("details", { class: "run", "data-run": run.id, open: openRuns.has(run.id) },
+  const details = el("details", { class: "run", "data-run": run.id, "data-trigger": run.trigger, open: openRuns.has(run.id) },
     el("summary", {},
       el("span", { class: o.ok ? "badge ok" : "badge err" }, o.ok ? "ok" : o.error ? o.error.kind : "failed"),
       el("b", {}, `Run #${run.id}`),
