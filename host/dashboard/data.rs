@@ -42,7 +42,7 @@ pub struct Bar {
 pub struct Row {
     #[serde(flatten)]
     registration: Registration,
-    /// The newest runs' durations, oldest first.
+    /// The newest runs' wall-clock times, oldest first.
     recent: Vec<Bar>,
 }
 
@@ -80,7 +80,7 @@ pub async fn registrations(
         .list_registrations_page(&filter, (page - 1).saturating_mul(per), per)
         .await?;
     let charts = found.registrations.iter().map(|registration| {
-        store.recent_runs(&registration.space, &registration.piece_id, CHART_RUNS)
+        store.recent_run_times(&registration.space, &registration.piece_id, CHART_RUNS)
     });
     let charts = futures::future::try_join_all(charts).await?;
     let registrations = found
@@ -93,8 +93,8 @@ pub async fn registrations(
                 .iter()
                 .rev()
                 .map(|run| Bar {
-                    ms: run.outcome.duration_ms,
-                    ok: run.outcome.ok,
+                    ms: run.millis(),
+                    ok: run.ok,
                 })
                 .collect(),
         })

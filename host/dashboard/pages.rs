@@ -60,7 +60,8 @@ pub fn not_logged_in() -> Response {
         StatusCode::UNAUTHORIZED,
         "Not logged in",
         "The dashboard needs a login: you have none here, or it expired (sessions last 12 hours \
-         and end when the daemon restarts).",
+         and end when the daemon restarts). If you just followed a login link from another \
+         site's page, the browser may hold the cookie back on this first page: reload it.",
     )
 }
 

@@ -345,6 +345,17 @@ async fn mutating_requests_need_the_csrf_token_and_the_same_origin() {
         "at bgUpdater (piece.js:2:9)"
     );
     assert_eq!(shown["source"], "export function bgUpdater() {}");
+    let listing = daemon
+        .get(
+            &browser,
+            &format!("/dashboard/api/registrations?space={alice}"),
+        )
+        .await
+        .json();
+    let row = &listing["registrations"][0];
+    assert_eq!(row["recent"].as_array().unwrap().len(), 1, "{row}");
+    assert_eq!(row["recent"][0]["ok"], false);
+    assert_eq!(row["totalFailures"], 1);
 
     // Logging out ends the session.
     let answer = daemon.post(&browser, "/dashboard/api/logout").await;

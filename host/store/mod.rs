@@ -16,8 +16,8 @@ pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use records::{
     AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PieceInfo, PieceSource,
-    RegistrationFilter, RegistrationPage, RunRecord, RunTransition, RunTrigger, StoreCounts,
-    StoredPiece,
+    RegistrationFilter, RegistrationPage, RunRecord, RunTime, RunTransition, RunTrigger,
+    StoreCounts, StoredPiece,
 };
 pub use registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
@@ -148,6 +148,22 @@ pub trait Store: Send + Sync + 'static {
         id: &PieceId,
         limit: usize,
     ) -> StoreFuture<'_, Vec<RunRecord>>;
+
+    /// A piece's newest runs in brief (when, and whether they succeeded),
+    /// newest first: what a chart of durations needs, without reading whole
+    /// outcomes. The default reads them whole; a store should do better.
+    fn recent_run_times(
+        &self,
+        space: &str,
+        id: &PieceId,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<RunTime>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(async move {
+            let runs = self.recent_runs(&space, &id, limit).await?;
+            Ok(runs.iter().map(RunTime::of).collect())
+        })
+    }
 
     /// Every cell of a space as JSON text, sorted by key.
     fn list_cells(&self, space: &str) -> StoreFuture<'_, Vec<(String, String)>>;

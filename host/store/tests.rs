@@ -450,3 +450,28 @@ async fn registrations_come_in_pages_with_their_total() {
         .collect();
     assert_eq!((page.total, ids), (4, vec!["p02", "p04"]));
 }
+
+#[tokio::test]
+async fn run_times_are_the_newest_runs_in_brief() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "src").await;
+    let other = piece(&store, "other src").await;
+    for (i, ok) in [true, false, true, true].into_iter().enumerate() {
+        let mut run = finished(&key, ok, vec![], None);
+        run.finished_at = run.started_at + 5 * i as i64;
+        store.commit_run(run, mark("x")).await.unwrap();
+    }
+    store
+        .commit_run(finished(&other, false, vec![], None), mark("x"))
+        .await
+        .unwrap();
+    let times = store
+        .recent_run_times(SPACE, &key.piece_id, 3)
+        .await
+        .unwrap();
+    let runs = store.recent_runs(SPACE, &key.piece_id, 3).await.unwrap();
+    assert_eq!(times, runs.iter().map(RunTime::of).collect::<Vec<_>>());
+    let brief: Vec<(u64, bool)> = times.iter().map(|t| (t.millis(), t.ok)).collect();
+    assert_eq!(brief, vec![(15, true), (10, true), (5, false)]);
+}

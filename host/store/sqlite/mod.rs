@@ -25,7 +25,8 @@ use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
     PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey,
-    RegistrationPage, RunRecord, RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
+    RegistrationPage, RunRecord, RunTime, RunTransition, Store, StoreCounts, StoreFuture,
+    StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -283,6 +284,18 @@ impl Store for SqliteStore {
         let (space, id) = (space.to_owned(), id.clone());
         Box::pin(self.connections.read("reading run history", move |conn| {
             runs::recent(conn, &space, &id, limit)
+        }))
+    }
+
+    fn recent_run_times(
+        &self,
+        space: &str,
+        id: &PieceId,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<RunTime>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(self.connections.read("reading run times", move |conn| {
+            runs::recent_times(conn, &space, &id, limit)
         }))
     }
 
