@@ -6,6 +6,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEBIAN_PACKAGES := clang-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32
+TEST_DEBIAN_PACKAGES := chromium
 
 export RQUICKJS_SYS_NO_WASI_SDK := 1
 export CC_wasm32_wasip2 := clang-19
@@ -13,20 +14,32 @@ export AR_wasm32_wasip2 := llvm-ar-19
 export CFLAGS_wasm32_wasip2 := --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi
 export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := $(CFLAGS_wasm32_wasip2)
 
-.PHONY: setup build test serve bench bench-against lint fmt clean
+.PHONY: setup setup-test build test serve bench bench-against lint fmt clean
 
-setup:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+# Installs whichever of the Debian packages $(1) are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+endef
+
+setup:
+	$(call apt_install,$(DEBIAN_PACKAGES))
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# What the tests need besides: Chromium and playwright-core for the
+# dashboard's browser test (tests/dashboard.rs).
+setup-test: setup
+	$(call apt_install,$(TEST_DEBIAN_PACKAGES))
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
+	@scripts/install-playwright.sh
 
 build: setup
 	$(CARGO) build --release --locked
 
-test: setup
+test: setup-test
 	$(CARGO) test --release --locked
 	scripts/conformance-on-deno.sh
 

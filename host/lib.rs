@@ -15,6 +15,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod dashboard;
 pub mod identity;
 pub mod metrics;
 pub mod run_once;

@@ -112,6 +112,19 @@ pub async fn registrations(
     .await
 }
 
+/// A call over all spaces with nothing in the request to decide: the
+/// operator's alone.
+pub async fn operator_only(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    guard(&state, request, next, false, |_, _| {
+        Ok(Scope::Listing(None))
+    })
+    .await
+}
+
 /// Reads the body (the signature covers it), decides the scope with
 /// `decide`, checks the signature against it, and runs the handler with
 /// what was decided. A request whose scope cannot be read is checked as a

@@ -8,10 +8,10 @@
 //! signature against that space, and hand the handler the decision
 //! ([`Verified`]).
 
-mod auth;
+pub(crate) mod auth;
 mod cells;
 mod error;
-mod extract;
+pub(crate) mod extract;
 mod health;
 mod pieces;
 mod registrations;
@@ -69,6 +69,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(health::health))
         .merge(spaces)
         .merge(registrations)
+        .merge(crate::dashboard::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.body_limit()))

@@ -115,6 +115,16 @@ pub enum Command {
     /// List a piece's recent runs on the daemon: id, trigger, start, duration,
     /// and `ok` or the error.
     Runs(RunsArgs),
+    /// Print a one-time login URL to the daemon's web dashboard.
+    ///
+    /// Signed by the operator key, the URL logs in to every space; with
+    /// --space, signed by that space's key, to that space only. It works
+    /// once, within five minutes; the session lasts 12 hours.
+    Dashboard {
+        /// Only this space (a name or a did:key); signs with its key.
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
+    },
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
     Id(id::IdArgs),
@@ -283,6 +293,13 @@ pub fn main() -> ExitCode {
             )
             .await
             .map(|()| true)
+        }),
+        Command::Dashboard { space } => client_command(&runtime, cli.log_format, async |out| {
+            let config = cli.client.config();
+            let note = &mut std::io::stderr();
+            crate::client::dashboard_login(&config, space.as_deref(), out, note)
+                .await
+                .map(|()| true)
         }),
         Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,

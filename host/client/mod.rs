@@ -5,11 +5,13 @@
 //! typed structs (`answers.rs`).
 
 mod answers;
+mod dashboard;
 mod http;
 mod runs;
 mod table;
 
 pub use answers::{PastRun, RunHistory};
+pub use dashboard::dashboard_login;
 pub use http::{ApiClient, Target};
 pub use runs::{runs, write_runs_table};
 pub use table::{StatusRow, write_status_table};

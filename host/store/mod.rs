@@ -16,8 +16,8 @@ pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use records::{
     AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PhaseCounts, PieceInfo,
-    PieceSource, RegistrationFilter, RunRecord, RunTransition, RunTrigger, StoreCounts,
-    StoredPiece,
+    PieceSource, RegistrationFilter, RegistrationPage, RunRecord, RunTime, RunTransition,
+    RunTrigger, StoreCounts, StoredPiece,
 };
 pub use registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
@@ -83,6 +83,26 @@ pub trait Store: Send + Sync + 'static {
     fn list_registrations(&self, filter: &RegistrationFilter)
     -> StoreFuture<'_, Vec<Registration>>;
 
+    /// One page of [`Store::list_registrations`]: at most `limit` of them
+    /// after the first `offset`, and how many match in all (the dashboard
+    /// pages through 10,000 registrations). The default lists them all and
+    /// slices; a store should do better.
+    fn list_registrations_page(
+        &self,
+        filter: &RegistrationFilter,
+        offset: usize,
+        limit: usize,
+    ) -> StoreFuture<'_, RegistrationPage> {
+        let filter = filter.clone();
+        Box::pin(async move {
+            let all = self.list_registrations(&filter).await?;
+            Ok(RegistrationPage {
+                total: all.len() as u64,
+                registrations: all.into_iter().skip(offset).take(limit).collect(),
+            })
+        })
+    }
+
     /// Claims up to `limit` due, enabled, scheduled registrations of the served
     /// integrations (oldest due first), moving them to `Dispatched` so no other
     /// tick or daemon takes them.
@@ -128,6 +148,22 @@ pub trait Store: Send + Sync + 'static {
         id: &PieceId,
         limit: usize,
     ) -> StoreFuture<'_, Vec<RunRecord>>;
+
+    /// A piece's newest runs in brief (when, and whether they succeeded),
+    /// newest first: what a chart of durations needs, without reading whole
+    /// outcomes. The default reads them whole; a store should do better.
+    fn recent_run_times(
+        &self,
+        space: &str,
+        id: &PieceId,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<RunTime>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(async move {
+            let runs = self.recent_runs(&space, &id, limit).await?;
+            Ok(runs.iter().map(RunTime::of).collect())
+        })
+    }
 
     /// Every cell of a space as JSON text, sorted by key.
     fn list_cells(&self, space: &str) -> StoreFuture<'_, Vec<(String, String)>>;

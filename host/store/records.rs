@@ -101,6 +101,32 @@ pub struct RunRecord {
     pub outcome: RunOutcome,
 }
 
+/// A run in brief: one bar of a chart of durations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunTime {
+    pub id: i64,
+    pub started_at: EpochMillis,
+    pub finished_at: EpochMillis,
+    pub ok: bool,
+}
+
+impl RunTime {
+    pub fn of(run: &RunRecord) -> Self {
+        Self {
+            id: run.id,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            ok: run.outcome.ok,
+        }
+    }
+
+    /// Its wall-clock time, in milliseconds.
+    pub fn millis(&self) -> u64 {
+        u64::try_from(self.finished_at - self.started_at).unwrap_or(0)
+    }
+}
+
 /// How a run changes its registration's state, applied inside the commit's
 /// transaction to whatever state is stored then (a user may have disabled or
 /// re-registered the piece while it ran).
@@ -175,6 +201,13 @@ impl IntegrationFilter {
 pub struct RegistrationFilter {
     pub space: Option<String>,
     pub integrations: IntegrationFilter,
+}
+
+/// One page of registrations, and how many match in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RegistrationPage {
+    pub total: u64,
+    pub registrations: Vec<Registration>,
 }
 
 /// Totals for `/healthz`.

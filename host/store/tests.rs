@@ -446,3 +446,76 @@ async fn registrations_are_counted_by_phase_as_the_listing_says() {
     assert_eq!(store.count_by_phase().await.unwrap().disabled, 0);
     assert_eq!(store.count_by_phase().await.unwrap(), listed().await);
 }
+
+#[tokio::test]
+async fn registrations_come_in_pages_with_their_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let other = "did:key:z6MkSpaceB";
+    let mut keys = Vec::new();
+    for (space, n) in [(SPACE, 7), (other, 3)] {
+        for i in 0..n {
+            let id = PieceId::parse(&format!("p{i:02}")).unwrap();
+            store
+                .add_piece(space, Some(id.clone()), format!("piece {i}").into(), 1)
+                .await
+                .unwrap();
+            let key = RegistrationKey::new(space, id);
+            let integration = if i % 2 == 0 { "rss" } else { "gmail" };
+            store.register(&key, integration, 1).await.unwrap();
+            keys.push(key);
+        }
+    }
+    keys.sort();
+    let all = RegistrationFilter::default();
+    let keys_of = |page: &RegistrationPage| {
+        page.registrations
+            .iter()
+            .map(Registration::key)
+            .collect::<Vec<_>>()
+    };
+    let page = store.list_registrations_page(&all, 0, 4).await.unwrap();
+    assert_eq!((page.total, keys_of(&page)), (10, keys[..4].to_vec()));
+    let page = store.list_registrations_page(&all, 8, 4).await.unwrap();
+    assert_eq!((page.total, keys_of(&page)), (10, keys[8..].to_vec()));
+    let page = store.list_registrations_page(&all, 50, 4).await.unwrap();
+    assert_eq!((page.total, page.registrations.len()), (10, 0));
+
+    // Filters apply to the page and to the total alike.
+    let filter = RegistrationFilter {
+        space: Some(SPACE.into()),
+        integrations: IntegrationFilter::only(["rss"]),
+    };
+    let page = store.list_registrations_page(&filter, 1, 2).await.unwrap();
+    let ids: Vec<_> = page
+        .registrations
+        .iter()
+        .map(|r| r.piece_id.as_str())
+        .collect();
+    assert_eq!((page.total, ids), (4, vec!["p02", "p04"]));
+}
+
+#[tokio::test]
+async fn run_times_are_the_newest_runs_in_brief() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "src").await;
+    let other = piece(&store, "other src").await;
+    for (i, ok) in [true, false, true, true].into_iter().enumerate() {
+        let mut run = finished(&key, ok, vec![], None);
+        run.finished_at = run.started_at + 5 * i as i64;
+        store.commit_run(run, mark("x")).await.unwrap();
+    }
+    store
+        .commit_run(finished(&other, false, vec![], None), mark("x"))
+        .await
+        .unwrap();
+    let times = store
+        .recent_run_times(SPACE, &key.piece_id, 3)
+        .await
+        .unwrap();
+    let runs = store.recent_runs(SPACE, &key.piece_id, 3).await.unwrap();
+    assert_eq!(times, runs.iter().map(RunTime::of).collect::<Vec<_>>());
+    let brief: Vec<(u64, bool)> = times.iter().map(|t| (t.millis(), t.ok)).collect();
+    assert_eq!(brief, vec![(15, true), (10, true), (5, false)]);
+}

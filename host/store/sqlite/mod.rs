@@ -25,7 +25,8 @@ use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
     PhaseCounts, PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter,
-    RegistrationKey, RunRecord, RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
+    RegistrationKey, RegistrationPage, RunRecord, RunTime, RunTransition, Store, StoreCounts,
+    StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -194,6 +195,21 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn list_registrations_page(
+        &self,
+        filter: &RegistrationFilter,
+        offset: usize,
+        limit: usize,
+    ) -> StoreFuture<'_, RegistrationPage> {
+        let filter = filter.clone();
+        Box::pin(
+            self.connections
+                .read("listing a page of registrations", move |conn| {
+                    registrations::page(conn, &filter, offset, limit)
+                }),
+        )
+    }
+
     fn claim_due(
         &self,
         now: EpochMillis,
@@ -268,6 +284,18 @@ impl Store for SqliteStore {
         let (space, id) = (space.to_owned(), id.clone());
         Box::pin(self.connections.read("reading run history", move |conn| {
             runs::recent(conn, &space, &id, limit)
+        }))
+    }
+
+    fn recent_run_times(
+        &self,
+        space: &str,
+        id: &PieceId,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<RunTime>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(self.connections.read("reading run times", move |conn| {
+            runs::recent_times(conn, &space, &id, limit)
         }))
     }
 

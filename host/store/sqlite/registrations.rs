@@ -5,7 +5,7 @@ use super::{pieces, rows};
 use crate::store::error::{SqliteContext, StoreError};
 use crate::store::{
     EpochMillis, IntegrationFilter, Phase, PhaseCounts, Registration, RegistrationFilter,
-    RegistrationKey, RegistrationState,
+    RegistrationKey, RegistrationPage, RegistrationState,
 };
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
@@ -203,13 +203,24 @@ pub fn list(
     conn: &Connection,
     filter: &RegistrationFilter,
 ) -> Result<Vec<Registration>, StoreError> {
-    let (integration_sql, names) = integration_clause(&filter.integrations, 2);
+    select(conn, filter, "", &[])
+}
+
+/// The `SELECT` of `filter`, sorted by space then piece id, with `tail`
+/// (a `LIMIT` clause of further numbered parameters, bound to `extra`).
+fn select(
+    conn: &Connection,
+    filter: &RegistrationFilter,
+    tail: &str,
+    extra: &[i64],
+) -> Result<Vec<Registration>, StoreError> {
+    let (where_sql, names) = where_clause(filter);
     let sql = format!(
-        "SELECT {COLUMNS} FROM registrations
-         WHERE (?1 IS NULL OR space = ?1){integration_sql} ORDER BY space, piece_id"
+        "SELECT {COLUMNS} FROM registrations WHERE {where_sql} ORDER BY space, piece_id{tail}"
     );
     let mut values: Vec<&dyn ToSql> = vec![&filter.space];
     values.extend(names.iter().map(|n| n as &dyn ToSql));
+    values.extend(extra.iter().map(|n| n as &dyn ToSql));
     let mut stmt = conn.prepare_cached(&sql).context("listing registrations")?;
     let rows = stmt
         .query_map(values.as_slice(), from_row)
@@ -239,6 +250,49 @@ pub fn count_by_phase(conn: &Connection) -> Result<PhaseCounts, StoreError> {
         counts.add(phase, n);
     }
     Ok(counts)
+}
+
+/// The `WHERE` condition of a filter (space as `?1`, integrations from
+/// `?2`), with the integration names to bind after the space.
+fn where_clause(filter: &RegistrationFilter) -> (String, Vec<String>) {
+    let (integration_sql, names) = integration_clause(&filter.integrations, 2);
+    (
+        format!("(?1 IS NULL OR space = ?1){integration_sql}"),
+        names,
+    )
+}
+
+/// One page of [`list`]: at most `limit` after the first `offset`, with the
+/// total, read in one transaction so the two agree.
+pub fn page(
+    conn: &Connection,
+    filter: &RegistrationFilter,
+    offset: usize,
+    limit: usize,
+) -> Result<RegistrationPage, StoreError> {
+    let tx = conn
+        .unchecked_transaction()
+        .context("starting to list a page of registrations")?;
+    let (where_sql, names) = where_clause(filter);
+    let mut values: Vec<&dyn ToSql> = vec![&filter.space];
+    values.extend(names.iter().map(|n| n as &dyn ToSql));
+    let total: i64 = tx
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM registrations WHERE {where_sql}"
+        ))
+        .context("counting registrations")?
+        .query_row(values.as_slice(), |row| row.get(0))
+        .context("counting registrations")?;
+    let first = names.len() + 2;
+    let tail = format!(" LIMIT ?{first} OFFSET ?{}", first + 1);
+    let bound = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let registrations = select(&tx, filter, &tail, &[bound(limit), bound(offset)])?;
+    tx.commit()
+        .context("finishing listing a page of registrations")?;
+    Ok(RegistrationPage {
+        total: u64::try_from(total).unwrap_or(0),
+        registrations,
+    })
 }
 
 /// `AND integration IN (?n, ...)` for a filter, numbering parameters from

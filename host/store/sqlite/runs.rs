@@ -4,7 +4,9 @@
 use super::{RUN_HISTORY_PER_PIECE, cells, registrations, rows};
 use crate::sandbox::RunOutcome;
 use crate::store::error::{SqliteContext, StoreError};
-use crate::store::{CommittedRun, FinishedRun, PieceId, RunRecord, RunTransition, RunTrigger};
+use crate::store::{
+    CommittedRun, FinishedRun, PieceId, RunRecord, RunTime, RunTransition, RunTrigger,
+};
 use rusqlite::{Connection, Row, TransactionBehavior, named_params};
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
@@ -122,4 +124,38 @@ pub fn recent(
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("reading run history")?;
     Ok(runs)
+}
+
+/// A piece's newest runs in brief, newest first (no outcome is read).
+pub fn recent_times(
+    conn: &Connection,
+    space: &str,
+    id: &PieceId,
+    limit: usize,
+) -> Result<Vec<RunTime>, StoreError> {
+    let times = conn
+        .prepare_cached(
+            "SELECT id, started_at, finished_at, ok FROM runs
+             WHERE space = :space AND piece_id = :piece_id ORDER BY id DESC LIMIT :limit",
+        )
+        .context("reading run times")?
+        .query_map(
+            named_params! {
+                ":space": space,
+                ":piece_id": id.as_str(),
+                ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
+            },
+            |row| {
+                Ok(RunTime {
+                    id: row.get("id")?,
+                    started_at: row.get("started_at")?,
+                    finished_at: row.get("finished_at")?,
+                    ok: row.get("ok")?,
+                })
+            },
+        )
+        .context("reading run times")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("reading run times")?;
+    Ok(times)
 }
