@@ -1,6 +1,6 @@
 //! The [`Scheduler`]: finds due registrations in the store, claims them, and
 //! hands each to its space's queue; runs them under the concurrency limit and
-//! commits each outcome.
+//! commits each outcome (in groups: see `committer`).
 //!
 //! Nothing about the schedule lives only in memory: due times and claims are
 //! in the store, so a restart (even after `kill -9`) picks up where the last
@@ -9,6 +9,7 @@
 
 use super::SchedulerError;
 use super::clock::Clock;
+use super::committer::{CommitStats, Committer};
 use super::config::SchedulerConfig;
 use super::policy::after_run;
 use super::runner::{PieceRunner, internal_failure};
@@ -34,6 +35,8 @@ pub struct Scheduler {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// Commits runs in groups, one durable sync for many runs.
+    committer: Committer,
     runner: Arc<dyn PieceRunner>,
     config: SchedulerConfig,
     clock: Clock,
@@ -94,6 +97,7 @@ impl Scheduler {
         let permits = Arc::new(Semaphore::new(config.concurrency.get()));
         Self {
             inner: Arc::new(Inner {
+                committer: Committer::new(Arc::clone(&store), config.group_commit),
                 store,
                 runner,
                 config,
@@ -119,6 +123,11 @@ impl Scheduler {
     /// enable), instead of at its next planned tick.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// How the group committer has batched runs so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.inner.committer.stats()
     }
 
     pub fn activity(&self) -> Activity {
@@ -332,8 +341,8 @@ impl Inner {
         let policy = self.config.policy;
         let for_transition = outcome.clone();
         let committed = self
-            .store
-            .commit_run(
+            .committer
+            .commit(
                 FinishedRun {
                     key: key.clone(),
                     trigger,

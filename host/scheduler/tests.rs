@@ -163,6 +163,12 @@ fn config(concurrency: usize) -> SchedulerConfig {
         },
         concurrency: NonZeroUsize::new(concurrency).unwrap(),
         grace: Duration::from_secs(10),
+        // These tests check when runs happen to the millisecond; the group
+        // commit's own wait is tested on its own.
+        group_commit: GroupCommit {
+            delay: Duration::ZERO,
+            ..GroupCommit::default()
+        },
         ..SchedulerConfig::default()
     }
 }
@@ -526,4 +532,54 @@ async fn a_stop_waits_for_runs_in_flight_up_to_the_grace_period() {
             abandoned: 1
         }
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_that_finish_together_share_one_commit_and_each_is_durable_when_answered() {
+    let mut config = config(32);
+    config.group_commit = GroupCommit {
+        delay: Duration::from_millis(5),
+        max_batch: 1024,
+    };
+    let mut h = Harness::new(config, Duration::from_secs(1));
+    h.start();
+    let mut keys = Vec::new();
+    for n in 0..20 {
+        keys.push(h.register(&space(n), "p", "ok").await);
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(h.runner.seen().len(), 20);
+    let stats = h.scheduler.commit_stats();
+    assert_eq!(stats.runs, 20, "{stats:?}");
+    assert!(
+        stats.groups < 5,
+        "20 runs that finished at the same instant took {} commits",
+        stats.groups
+    );
+    for key in &keys {
+        assert_eq!(h.state(key).await.total_runs, 1, "{key}");
+        assert_eq!(
+            h.store
+                .get_cell(&key.space, "runs:p")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("1")
+        );
+    }
+
+    // A manual run is answered only once its group is on disk.
+    let key = keys[0].clone();
+    let outcome = h.scheduler.run_now(key.clone()).await.unwrap();
+    assert!(outcome.ok);
+    assert_eq!(h.state(&key).await.total_runs, 2);
+    assert_eq!(
+        h.store
+            .get_cell(&key.space, "runs:p")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2")
+    );
+    h.stop().await;
 }

@@ -23,9 +23,9 @@ pub use schema::SCHEMA_VERSION;
 
 use super::error::{SqliteContext, StoreError};
 use super::{
-    AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
-    PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey, RunRecord,
-    RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
+    AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
+    IntegrationFilter, PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter,
+    RegistrationKey, RunRecord, RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -257,6 +257,15 @@ impl Store for SqliteStore {
         Box::pin(self.connections.write("committing a run", move |conn| {
             runs::commit(conn, run, transition)
         }))
+    }
+
+    fn commit_runs(&self, runs: Vec<(FinishedRun, RunTransition)>) -> StoreFuture<'_, BatchCommit> {
+        Box::pin(
+            self.connections
+                .write("committing a group of runs", move |conn| {
+                    runs::commit_batch(conn, runs)
+                }),
+        )
     }
 
     fn recent_runs(
