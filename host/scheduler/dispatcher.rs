@@ -11,6 +11,7 @@ use super::SchedulerError;
 use super::clock::Clock;
 use super::committer::{CommitStats, Committer};
 use super::config::SchedulerConfig;
+use super::piece_cache::PieceCache;
 use super::policy::after_run;
 use super::runner::{PieceRunner, internal_failure};
 use super::space_queues::{Job, Pushed, SpaceQueues};
@@ -37,6 +38,8 @@ struct Inner {
     store: Arc<dyn Store>,
     /// Commits runs in groups, one durable sync for many runs.
     committer: Committer,
+    /// Sources run lately, by the hash a claim names.
+    pieces: PieceCache,
     runner: Arc<dyn PieceRunner>,
     config: SchedulerConfig,
     clock: Clock,
@@ -98,6 +101,7 @@ impl Scheduler {
         Self {
             inner: Arc::new(Inner {
                 committer: Committer::new(Arc::clone(&store), config.group_commit),
+                pieces: PieceCache::new(),
                 store,
                 runner,
                 config,
@@ -304,16 +308,19 @@ impl Inner {
     }
 
     async fn execute(&self, job: Job) {
-        let (key, claim, trigger, reply) = match job {
+        let (key, claim, hash, trigger, reply) = match job {
             Job::Scheduled(claimed) => (
                 claimed.key,
                 Some(claimed.claim),
+                Some(claimed.source_hash),
                 RunTrigger::Scheduled,
                 None,
             ),
-            Job::Manual { key, reply } => (key, None, RunTrigger::Manual, Some(reply)),
+            Job::Manual { key, reply } => (key, None, None, RunTrigger::Manual, Some(reply)),
         };
-        let result = self.run_and_commit(&key, claim, trigger).await;
+        let result = self
+            .run_and_commit(&key, claim, hash.as_deref(), trigger)
+            .await;
         if let Err(error) = &result {
             tracing::error!(piece = %key, %error, "could not run or commit a piece");
             if let Some(token) = claim
@@ -332,10 +339,11 @@ impl Inner {
         &self,
         key: &RegistrationKey,
         claim: Option<ClaimToken>,
+        hash: Option<&str>,
         trigger: RunTrigger,
     ) -> Result<RunOutcome, SchedulerError> {
         let started_at = self.clock.now();
-        let report = self.run_piece(key).await?;
+        let report = self.run_piece(key, hash).await?;
         let finished_at = self.clock.now();
         let outcome = report.outcome;
         let policy = self.config.policy;
@@ -359,19 +367,34 @@ impl Inner {
         Ok(outcome)
     }
 
-    /// Loads the piece's current source and runs it. A runner that panics
-    /// or a source that vanished becomes a failed outcome, so the schedule's
-    /// failure handling applies to it like to any other failure.
-    async fn run_piece(&self, key: &RegistrationKey) -> Result<RunReport, StoreError> {
-        let Some(stored) = self.store.get_piece(&key.space, &key.piece_id).await? else {
-            return Ok(RunReport {
-                outcome: internal_failure(format!(
-                    "piece {key} has no stored source; add its source again"
-                )),
-                cell_changes: Vec::new(),
-            });
+    /// Loads the piece's current source (from the cache when the claim names
+    /// a source it holds) and runs it. A runner that panics or a source that
+    /// vanished becomes a failed outcome, so the schedule's failure handling
+    /// applies to it like to any other failure.
+    async fn run_piece(
+        &self,
+        key: &RegistrationKey,
+        hash: Option<&str>,
+    ) -> Result<RunReport, StoreError> {
+        let cached = hash.and_then(|hash| self.pieces.get(key, hash));
+        let piece = match cached {
+            Some(piece) => piece,
+            None => {
+                let Some(stored) = self.store.get_piece(&key.space, &key.piece_id).await? else {
+                    return Ok(RunReport {
+                        outcome: internal_failure(format!(
+                            "piece {key} has no stored source; add its source again"
+                        )),
+                        cell_changes: Vec::new(),
+                    });
+                };
+                let piece =
+                    Piece::new(key.piece_id.to_string(), stored.source).with_lang(stored.info.lang);
+                self.pieces
+                    .insert(key.clone(), stored.info.hash, piece.clone());
+                piece
+            }
         };
-        let piece = Piece::new(key.piece_id.to_string(), stored.source).with_lang(stored.info.lang);
         let cells = self.store.cell_source(&key.space);
         let event = serde_json::json!({});
         let run = self.runner.run(&key.space, piece, event, cells);

@@ -12,6 +12,7 @@ mod clock;
 mod committer;
 mod config;
 mod dispatcher;
+mod piece_cache;
 mod policy;
 mod runner;
 mod space_queues;

@@ -241,6 +241,18 @@ impl Harness {
         key
     }
 
+    /// The store holds `runs` committed runs of `key`, counted by the
+    /// registration and by the fake's own counter cell.
+    async fn assert_committed_runs(&self, key: &RegistrationKey, runs: u64) {
+        assert_eq!(self.state(key).await.total_runs, runs, "{key}");
+        let counted = self
+            .store
+            .get_cell(&key.space, &format!("runs:{}", key.piece_id))
+            .await
+            .unwrap();
+        assert_eq!(counted, Some(runs.to_string()), "{key}");
+    }
+
     async fn state(&self, key: &RegistrationKey) -> crate::store::RegistrationState {
         self.store
             .get_registration(key)
@@ -557,29 +569,33 @@ async fn runs_that_finish_together_share_one_commit_and_each_is_durable_when_ans
         stats.groups
     );
     for key in &keys {
-        assert_eq!(h.state(key).await.total_runs, 1, "{key}");
-        assert_eq!(
-            h.store
-                .get_cell(&key.space, "runs:p")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("1")
-        );
+        h.assert_committed_runs(key, 1).await;
     }
 
     // A manual run is answered only once its group is on disk.
     let key = keys[0].clone();
     let outcome = h.scheduler.run_now(key.clone()).await.unwrap();
     assert!(outcome.ok);
-    assert_eq!(h.state(&key).await.total_runs, 2);
-    assert_eq!(
-        h.store
-            .get_cell(&key.space, "runs:p")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("2")
-    );
+    h.assert_committed_runs(&key, 2).await;
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_source_runs_at_the_next_claim_though_the_old_one_was_cached() {
+    let mut h = Harness::new(config(4), Duration::from_secs(1));
+    h.start();
+    let key = h.register(&space(1), "p", "ok").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(h.state(&key).await.consecutive_failures, 0);
+    let now = h.scheduler.now();
+    h.store
+        .replace_piece(&key.space, &key.piece_id, "fail".into(), now)
+        .await
+        .unwrap();
+    // The next scheduled run (one interval after the first) runs the new source.
+    tokio::time::sleep(INTERVAL).await;
+    let state = h.state(&key).await;
+    assert_eq!(state.total_runs, 2);
+    assert_eq!(state.consecutive_failures, 1, "{state:?}");
     h.stop().await;
 }
