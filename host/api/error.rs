@@ -58,6 +58,7 @@ impl From<StoreError> for ApiError {
             | StoreError::NewerSchema { .. }
             | StoreError::Sqlite { .. }
             | StoreError::Corrupt { .. }
+            | StoreError::GroupCommitFailed { .. }
             | StoreError::TaskFailed { .. } => {
                 tracing::error!(%error, "the store failed while serving a request");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -4,7 +4,7 @@ use super::duration::parse_duration;
 use super::flags::{EgressArgs, LimitArgs};
 use crate::api;
 use crate::identity::operator_identity_from_env;
-use crate::scheduler::{RetryPolicy, SchedulerConfig};
+use crate::scheduler::{GroupCommit, RetryPolicy, SchedulerConfig};
 use crate::serve::ServeConfig;
 use crate::store::IntegrationFilter;
 use clap::Args;
@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// (10, 1.5s, 500ms, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub grace: Duration,
+    /// Group commit: how long a finished run waits for others to share its
+    /// transaction (one disk sync for the group). Each run is acknowledged
+    /// only once its group is on disk. 0 still groups the runs that finish
+    /// while a commit is syncing.
+    #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
+    pub commit_delay: Duration,
     /// Serve only the pieces of this integration (repeatable), so several
     /// daemons can split the work.
     #[arg(long = "integration", value_name = "NAME")]
@@ -114,6 +120,10 @@ impl ServeArgs {
                 concurrency: self.concurrency,
                 grace: self.grace,
                 integrations: IntegrationFilter::only(self.integrations.clone()),
+                group_commit: GroupCommit {
+                    delay: self.commit_delay,
+                    ..GroupCommit::default()
+                },
                 ..SchedulerConfig::default()
             },
             max_live_sandboxes: self.max_live_sandboxes,

@@ -1,5 +1,6 @@
 //! How the scheduler is tuned; the daemon's flags map onto these fields.
 
+use super::committer::GroupCommit;
 use super::policy::RetryPolicy;
 use crate::store::IntegrationFilter;
 use std::num::NonZeroUsize;
@@ -21,6 +22,8 @@ pub struct SchedulerConfig {
     /// The longest the loop sleeps without looking at the store, so work
     /// added by another daemon sharing the database is noticed.
     pub max_idle: Duration,
+    /// How finished runs are grouped into commits (`--commit-delay`).
+    pub group_commit: GroupCommit,
 }
 
 impl Default for SchedulerConfig {
@@ -32,6 +35,7 @@ impl Default for SchedulerConfig {
             integrations: IntegrationFilter::all(),
             claim_batch: 512,
             max_idle: Duration::from_secs(1),
+            group_commit: GroupCommit::default(),
         }
     }
 }

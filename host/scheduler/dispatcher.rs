@@ -1,6 +1,6 @@
 //! The [`Scheduler`]: finds due registrations in the store, claims them, and
 //! hands each to its space's queue; runs them under the concurrency limit and
-//! commits each outcome.
+//! commits each outcome (in groups: see `committer`).
 //!
 //! Nothing about the schedule lives only in memory: due times and claims are
 //! in the store, so a restart (even after `kill -9`) picks up where the last
@@ -9,7 +9,9 @@
 
 use super::SchedulerError;
 use super::clock::Clock;
+use super::committer::{CommitStats, Committer};
 use super::config::SchedulerConfig;
+use super::piece_cache::PieceCache;
 use super::policy::after_run;
 use super::runner::{PieceRunner, internal_failure};
 use super::space_queues::{Job, Pushed, SpaceQueues};
@@ -36,6 +38,10 @@ pub struct Scheduler {
 
 struct Inner {
     store: Arc<dyn Store>,
+    /// Commits runs in groups, one durable sync for many runs.
+    committer: Committer,
+    /// Sources run lately, by the hash a claim names.
+    pieces: PieceCache,
     runner: Arc<dyn PieceRunner>,
     config: SchedulerConfig,
     clock: Clock,
@@ -118,6 +124,8 @@ impl Scheduler {
         let permits = Arc::new(Semaphore::new(config.concurrency.get()));
         Self {
             inner: Arc::new(Inner {
+                committer: Committer::new(Arc::clone(&store), config.group_commit),
+                pieces: PieceCache::new(),
                 store,
                 runner,
                 config,
@@ -149,6 +157,11 @@ impl Scheduler {
     /// enable), instead of at its next planned tick.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// How the group committer has batched runs so far.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.inner.committer.stats()
     }
 
     pub fn activity(&self) -> Activity {
@@ -325,13 +338,16 @@ impl Inner {
     }
 
     async fn execute(&self, job: Job) {
-        let (key, claim, due_at, reply) = match job {
-            Job::Scheduled(claimed) => {
-                (claimed.key, Some(claimed.claim), Some(claimed.due_at), None)
-            }
+        let (key, claim, scheduled, reply) = match job {
+            Job::Scheduled(claimed) => (
+                claimed.key,
+                Some(claimed.claim),
+                Some((claimed.due_at, claimed.source_hash)),
+                None,
+            ),
             Job::Manual { key, reply } => (key, None, None, Some(reply)),
         };
-        let result = self.run_and_commit(&key, claim, due_at).await;
+        let result = self.run_and_commit(&key, claim, scheduled).await;
         if let Err(error) = &result {
             tracing::error!(piece = %key, %error, "could not run or commit a piece");
             if let Some(token) = claim
@@ -352,18 +368,20 @@ impl Inner {
         &self,
         key: &RegistrationKey,
         claim: Option<ClaimToken>,
-        due_at: Option<EpochMillis>,
+        // A scheduled run's due time and the source hash its claim named.
+        scheduled: Option<(EpochMillis, String)>,
     ) -> Result<RunOutcome, SchedulerError> {
-        let trigger = match due_at {
+        let trigger = match scheduled {
             Some(_) => RunTrigger::Scheduled,
             None => RunTrigger::Manual,
         };
         let started_at = self.clock.now();
-        if let Some(due_at) = due_at {
+        if let Some((due_at, _)) = scheduled {
             let late = u64::try_from(started_at.saturating_sub(due_at)).unwrap_or(0);
             self.metrics.observe_lateness(Duration::from_millis(late));
         }
-        let report = self.run_piece(key).await?;
+        let hash = scheduled.as_ref().map(|(_, hash)| hash.as_str());
+        let report = self.run_piece(key, hash).await?;
         let finished_at = self.clock.now();
         let outcome = report.outcome;
         self.metrics.observe_run(&outcome);
@@ -371,8 +389,8 @@ impl Inner {
         let for_transition = outcome.clone();
         let committing = std::time::Instant::now();
         let committed = self
-            .store
-            .commit_run(
+            .committer
+            .commit(
                 FinishedRun {
                     key: key.clone(),
                     trigger,
@@ -391,19 +409,34 @@ impl Inner {
         Ok(outcome)
     }
 
-    /// Loads the piece's current source and runs it. A runner that panics
-    /// or a source that vanished becomes a failed outcome, so the schedule's
-    /// failure handling applies to it like to any other failure.
-    async fn run_piece(&self, key: &RegistrationKey) -> Result<RunReport, StoreError> {
-        let Some(stored) = self.store.get_piece(&key.space, &key.piece_id).await? else {
-            return Ok(RunReport {
-                outcome: internal_failure(format!(
-                    "piece {key} has no stored source; add its source again"
-                )),
-                cell_changes: Vec::new(),
-            });
+    /// Loads the piece's current source (from the cache when the claim names
+    /// a source it holds) and runs it. A runner that panics or a source that
+    /// vanished becomes a failed outcome, so the schedule's failure handling
+    /// applies to it like to any other failure.
+    async fn run_piece(
+        &self,
+        key: &RegistrationKey,
+        hash: Option<&str>,
+    ) -> Result<RunReport, StoreError> {
+        let cached = hash.and_then(|hash| self.pieces.get(key, hash));
+        let piece = match cached {
+            Some(piece) => piece,
+            None => {
+                let Some(stored) = self.store.get_piece(&key.space, &key.piece_id).await? else {
+                    return Ok(RunReport {
+                        outcome: internal_failure(format!(
+                            "piece {key} has no stored source; add its source again"
+                        )),
+                        cell_changes: Vec::new(),
+                    });
+                };
+                let piece =
+                    Piece::new(key.piece_id.to_string(), stored.source).with_lang(stored.info.lang);
+                self.pieces
+                    .insert(key.clone(), stored.info.hash, piece.clone());
+                piece
+            }
         };
-        let piece = Piece::new(key.piece_id.to_string(), stored.source).with_lang(stored.info.lang);
         let cells = self.store.cell_source(&key.space);
         let event = serde_json::json!({});
         let run = self.runner.run(&key.space, piece, event, cells);

@@ -9,8 +9,10 @@
 //! computes. Timers only wake the loop; they never hold a schedule.
 
 mod clock;
+mod committer;
 mod config;
 mod dispatcher;
+mod piece_cache;
 mod policy;
 mod runner;
 mod space_queues;
@@ -20,6 +22,7 @@ mod spread;
 mod tests;
 
 pub use clock::Clock;
+pub use committer::{CommitStats, GroupCommit};
 pub use config::SchedulerConfig;
 pub use dispatcher::{Activity, Scheduler, StopReport};
 pub use policy::{RetryPolicy, after_run};

@@ -163,6 +163,12 @@ fn config(concurrency: usize) -> SchedulerConfig {
         },
         concurrency: NonZeroUsize::new(concurrency).unwrap(),
         grace: Duration::from_secs(10),
+        // These tests check when runs happen to the millisecond; the group
+        // commit's own wait is tested on its own.
+        group_commit: GroupCommit {
+            delay: Duration::ZERO,
+            ..GroupCommit::default()
+        },
         ..SchedulerConfig::default()
     }
 }
@@ -233,6 +239,18 @@ impl Harness {
             .unwrap();
         self.scheduler.wake();
         key
+    }
+
+    /// The store holds `runs` committed runs of `key`, counted by the
+    /// registration and by the fake's own counter cell.
+    async fn assert_committed_runs(&self, key: &RegistrationKey, runs: u64) {
+        assert_eq!(self.state(key).await.total_runs, runs, "{key}");
+        let counted = self
+            .store
+            .get_cell(&key.space, &format!("runs:{}", key.piece_id))
+            .await
+            .unwrap();
+        assert_eq!(counted, Some(runs.to_string()), "{key}");
     }
 
     async fn state(&self, key: &RegistrationKey) -> crate::store::RegistrationState {
@@ -557,5 +575,59 @@ async fn the_metrics_count_queued_runs_lateness_and_outcomes() {
     assert_eq!(sample(&h, "bgwasm_schedule_lateness_seconds_count"), 3.0);
     let late = sample(&h, "bgwasm_schedule_lateness_seconds_sum");
     assert!((12.0..12.1).contains(&late), "{late}");
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_that_finish_together_share_one_commit_and_each_is_durable_when_answered() {
+    let mut config = config(32);
+    config.group_commit = GroupCommit {
+        delay: Duration::from_millis(5),
+        max_batch: 1024,
+    };
+    let mut h = Harness::new(config, Duration::from_secs(1));
+    h.start();
+    let mut keys = Vec::new();
+    for n in 0..20 {
+        keys.push(h.register(&space(n), "p", "ok").await);
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(h.runner.seen().len(), 20);
+    let stats = h.scheduler.commit_stats();
+    assert_eq!(stats.runs, 20, "{stats:?}");
+    assert!(
+        stats.groups < 5,
+        "20 runs that finished at the same instant took {} commits",
+        stats.groups
+    );
+    for key in &keys {
+        h.assert_committed_runs(key, 1).await;
+    }
+
+    // A manual run is answered only once its group is on disk.
+    let key = keys[0].clone();
+    let outcome = h.scheduler.run_now(key.clone()).await.unwrap();
+    assert!(outcome.ok);
+    h.assert_committed_runs(&key, 2).await;
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_source_runs_at_the_next_claim_though_the_old_one_was_cached() {
+    let mut h = Harness::new(config(4), Duration::from_secs(1));
+    h.start();
+    let key = h.register(&space(1), "p", "ok").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(h.state(&key).await.consecutive_failures, 0);
+    let now = h.scheduler.now();
+    h.store
+        .replace_piece(&key.space, &key.piece_id, "fail".into(), now)
+        .await
+        .unwrap();
+    // The next scheduled run (one interval after the first) runs the new source.
+    tokio::time::sleep(INTERVAL).await;
+    let state = h.state(&key).await;
+    assert_eq!(state.total_runs, 2);
+    assert_eq!(state.consecutive_failures, 1, "{state:?}");
     h.stop().await;
 }

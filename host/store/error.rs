@@ -48,6 +48,12 @@ pub enum StoreError {
     #[error("stored {what} is corrupt: {reason}; the database was modified outside bgwasm")]
     Corrupt { what: &'static str, reason: String },
 
+    #[error(
+        "the group commit this run was part of failed ({reason}); the run was not committed \
+         and its piece runs again; check the database's disk and the log"
+    )]
+    GroupCommitFailed { reason: String },
+
     #[error("a store task was cancelled or panicked while {context}; see the log for the panic")]
     TaskFailed { context: &'static str },
 }

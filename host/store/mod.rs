@@ -32,6 +32,9 @@ use std::sync::Arc;
 /// A store call's result, awaited without blocking the runtime.
 pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
+/// What a group commit did to each of its runs, in order.
+pub type BatchCommit = Vec<Result<CommittedRun, StoreError>>;
+
 /// Everything the daemon keeps. Every method is one atomic step.
 pub trait Store: Send + Sync + 'static {
     /// Adds a piece under `id`, or under its content-addressed id when `None`.
@@ -140,6 +143,20 @@ pub trait Store: Send + Sync + 'static {
         run: FinishedRun,
         transition: RunTransition,
     ) -> StoreFuture<'_, CommittedRun>;
+
+    /// Group commit: commits many runs, each as [`Store::commit_run`] would,
+    /// with one durable sync for the whole batch where the backend can. An
+    /// entry's error is that run's alone; the outer error means none of the
+    /// batch was committed. The default commits them one by one.
+    fn commit_runs(&self, runs: Vec<(FinishedRun, RunTransition)>) -> StoreFuture<'_, BatchCommit> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(runs.len());
+            for (run, transition) in runs {
+                results.push(self.commit_run(run, transition).await);
+            }
+            Ok(results)
+        })
+    }
 
     /// A piece's newest runs, newest first.
     fn recent_runs(

@@ -164,6 +164,9 @@ pub struct ClaimedRun {
     pub claim: ClaimToken,
     /// When it was due, to measure lateness.
     pub due_at: EpochMillis,
+    /// The content hash of the piece's source at the claim, so the scheduler
+    /// can run a source it already holds without reading it again.
+    pub source_hash: String,
 }
 
 /// Which integrations a daemon serves: all, or only some

@@ -210,6 +210,73 @@ async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not() {
 }
 
 #[tokio::test]
+async fn a_group_commit_applies_its_runs_in_order_as_single_commits_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = piece(&store, "first").await;
+    let second = piece(&store, "second").await;
+    store.register(&first, "rss", 1).await.unwrap();
+    store.register(&second, "rss", 1).await.unwrap();
+
+    let results = store
+        .commit_runs(vec![
+            (
+                finished(&first, true, vec![set("a", "1"), set("b", "1")], None),
+                mark("first ok"),
+            ),
+            (
+                finished(&second, false, vec![set("a", "poison")], None),
+                mark("second failed"),
+            ),
+            (
+                finished(&first, true, vec![set("a", "2")], None),
+                Box::new(|state: &RegistrationState| RegistrationState {
+                    // Sees the state the batch's first run left.
+                    status: format!("{} then ok", state.status),
+                    ..state.clone()
+                }),
+            ),
+        ])
+        .await
+        .unwrap();
+    let results: Vec<CommittedRun> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(results.len(), 3);
+    assert!(results[0].cells_applied && !results[1].cells_applied && results[2].cells_applied);
+    assert!(results[0].run_id < results[1].run_id && results[1].run_id < results[2].run_id);
+    assert_eq!(
+        results[2].registration.as_ref().unwrap().state.status,
+        "first ok then ok"
+    );
+    assert_eq!(
+        store.list_cells(SPACE).await.unwrap(),
+        vec![
+            ("a".to_owned(), "2".to_owned()),
+            ("b".to_owned(), "1".to_owned())
+        ]
+    );
+    let second_state = store.get_registration(&second).await.unwrap().unwrap();
+    assert_eq!(second_state.state.status, "second failed");
+    assert_eq!(
+        store
+            .recent_runs(SPACE, &first.piece_id, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .recent_runs(SPACE, &second.piece_id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // An empty group is a no-op.
+    assert!(store.commit_runs(Vec::new()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn run_history_keeps_the_newest_fifty() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Idle readers kept open; more are opened under load and closed after.
-const MAX_IDLE_READERS: usize = 8;
+/// Opening one reads the schema, so the pool is as large as the reads that
+/// run at once under load (the runs' cell reads and the scheduler's).
+const MAX_IDLE_READERS: usize = 64;
 
 /// Locks a mutex even if a panicking holder poisoned it: a connection stays
 /// consistent, since SQLite rolls back the transaction the panic abandoned.

@@ -23,10 +23,10 @@ pub use schema::SCHEMA_VERSION;
 
 use super::error::{SqliteContext, StoreError};
 use super::{
-    AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
-    PhaseCounts, PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter,
-    RegistrationKey, RegistrationPage, RunRecord, RunTime, RunTransition, Store, StoreCounts,
-    StoreFuture, StoredPiece,
+    AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
+    IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, Registration,
+    RegistrationFilter, RegistrationKey, RegistrationPage, RunRecord, RunTime, RunTransition,
+    Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -273,6 +273,15 @@ impl Store for SqliteStore {
         Box::pin(self.connections.write("committing a run", move |conn| {
             runs::commit(conn, run, transition)
         }))
+    }
+
+    fn commit_runs(&self, runs: Vec<(FinishedRun, RunTransition)>) -> StoreFuture<'_, BatchCommit> {
+        Box::pin(
+            self.connections
+                .write("committing a group of runs", move |conn| {
+                    runs::commit_batch(conn, runs)
+                }),
+        )
     }
 
     fn recent_runs(

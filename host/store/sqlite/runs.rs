@@ -33,14 +33,52 @@ pub fn commit(
     run: FinishedRun,
     transition: RunTransition,
 ) -> Result<CommittedRun, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("starting a run commit")?;
+    let committed = write(&tx, run, transition)?;
+    tx.commit().context("committing a run")?;
+    Ok(committed)
+}
+
+/// Group commit: many runs in one transaction, so one fsync covers them all.
+/// Each run is written under its own savepoint, so a run that cannot be
+/// written (its error is its entry) leaves the others in. The outer error
+/// means nothing of the batch was committed.
+pub fn commit_batch(
+    conn: &mut Connection,
+    runs: Vec<(FinishedRun, RunTransition)>,
+) -> Result<Vec<Result<CommittedRun, StoreError>>, StoreError> {
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("starting a group commit")?;
+    let mut results = Vec::with_capacity(runs.len());
+    for (run, transition) in runs {
+        let savepoint = tx.savepoint().context("starting a run's savepoint")?;
+        match write(&savepoint, run, transition) {
+            Ok(committed) => {
+                savepoint.commit().context("releasing a run's savepoint")?;
+                results.push(Ok(committed));
+            }
+            // Dropping the savepoint rolls the run back.
+            Err(error) => results.push(Err(error)),
+        }
+    }
+    tx.commit().context("committing a group of runs")?;
+    Ok(results)
+}
+
+/// Writes one run inside the caller's transaction.
+fn write(
+    tx: &Connection,
+    run: FinishedRun,
+    transition: RunTransition,
+) -> Result<CommittedRun, StoreError> {
     let outcome_json = serde_json::to_string(&run.outcome).map_err(|e| StoreError::Corrupt {
         what: "run outcome",
         reason: e.to_string(),
     })?;
     let key = &run.key;
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .context("starting a run commit")?;
     tx.prepare_cached(
         "INSERT INTO runs (space, piece_id, trigger, started_at, finished_at, ok, outcome)
          VALUES (:space, :piece_id, :trigger, :started_at, :finished_at, :ok, :outcome)",
@@ -90,7 +128,6 @@ pub fn commit(
             Some(registration)
         }
     };
-    tx.commit().context("committing a run")?;
     Ok(CommittedRun {
         run_id,
         cells_applied,

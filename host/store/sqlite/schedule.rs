@@ -20,9 +20,10 @@ pub fn claim_due(
         .context("starting to claim due registrations")?;
     let (integration_sql, names) = integration_clause(integrations, 3);
     let sql = format!(
-        "SELECT space, piece_id, next_run FROM registrations
-         WHERE phase = 'scheduled' AND next_run <= ?1{integration_sql}
-         ORDER BY next_run LIMIT ?2"
+        "SELECT r.space, r.piece_id, r.next_run, coalesce(p.hash, '') AS hash
+         FROM registrations AS r LEFT JOIN pieces AS p ON p.space = r.space AND p.id = r.piece_id
+         WHERE r.phase = 'scheduled' AND r.next_run <= ?1{integration_sql}
+         ORDER BY r.next_run LIMIT ?2"
     );
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut values: Vec<&dyn ToSql> = vec![&now, &limit];
@@ -35,6 +36,7 @@ pub fn claim_due(
                 row.get::<_, String>("space")?,
                 rows::piece_id(row, "piece_id")?,
                 row.get::<_, EpochMillis>("next_run")?,
+                row.get::<_, String>("hash")?,
             ))
         })
         .context("finding due registrations")?
@@ -48,7 +50,7 @@ pub fn claim_due(
                  WHERE space = :space AND piece_id = :piece_id",
             )
             .context("claiming a registration")?;
-        for (space, piece_id, due_at) in due {
+        for (space, piece_id, due_at, source_hash) in due {
             claim
                 .execute(named_params! {
                     ":space": space,
@@ -60,6 +62,7 @@ pub fn claim_due(
                 key: RegistrationKey::new(space, piece_id),
                 claim: ClaimToken(now),
                 due_at,
+                source_hash,
             });
         }
     }
