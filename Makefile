@@ -13,7 +13,7 @@ export AR_wasm32_wasip2 := llvm-ar-19
 export CFLAGS_wasm32_wasip2 := --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi
 export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := $(CFLAGS_wasm32_wasip2)
 
-.PHONY: setup build test serve bench bench-against lint fmt clean
+.PHONY: setup build test serve bench bench-against bench-compare lint fmt clean
 
 setup:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
@@ -40,6 +40,10 @@ bench: setup
 BASE ?= 270fc67
 bench-against: setup
 	scripts/bench-against.sh $(BASE)
+
+# bgwasm against native QuickJS, Deno Workers, and the daemon's throughput: one table.
+bench-compare: setup
+	scripts/bench-compare.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check
