@@ -27,8 +27,12 @@ cargo build --release --locked --quiet --manifest-path benches/native-quickjs/Ca
   --target-dir "$root/target/native-quickjs"
 native="$root/target/native-quickjs/release/native-quickjs"
 bench_binary() {
-  cargo bench --locked --bench "$1" --no-run 2>&1 |
-    grep -oE "\\(target/release/deps/$1-[0-9a-f]+\\)" | tr -d '()' | tail -1
+  if ! cargo bench --locked --bench "$1" --no-run > "$out/build-$1" 2>&1; then
+    cat "$out/build-$1" >&2
+    echo "building the $1 benchmark failed (above)" >&2
+    exit 1
+  fi
+  grep -oE "\\(target/release/deps/$1-[0-9a-f]+\\)" "$out/build-$1" | tr -d '()' | tail -1
 }
 sandbox_bin=$(bench_binary sandbox)
 daemon_bin=$(bench_binary daemon)
