@@ -14,7 +14,7 @@ export AR_wasm32_wasip2 := llvm-ar-19
 export CFLAGS_wasm32_wasip2 := --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi
 export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := $(CFLAGS_wasm32_wasip2)
 
-.PHONY: setup setup-test build test serve bench bench-against lint fmt clean
+.PHONY: setup setup-test build test serve bench bench-against bench-compare lint fmt clean
 
 # Installs whichever of the Debian packages $(1) are missing.
 define apt_install
@@ -53,6 +53,10 @@ bench: setup
 BASE ?= 270fc67
 bench-against: setup
 	scripts/bench-against.sh $(BASE)
+
+# bgwasm against native QuickJS, Deno Workers, and the daemon's throughput: one table.
+bench-compare: setup
+	scripts/bench-compare.sh
 
 lint: setup
 	$(CARGO) fmt --all -- --check

@@ -3,6 +3,8 @@
 //!
 //! The guest is a crate of its own, built by a nested cargo into
 //! `target/guest`, so the two builds never wait on each other's lock.
+//! `BGWASM_PREBUILT_GUEST=path/to/bgwasm_guest.wasm` embeds a guest built
+//! before instead, and skips that build.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,23 @@ fn main() {
     let guest = root.join("guest");
     for watched in ["guest/src", "guest/Cargo.toml", "guest/Cargo.lock", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("guest.wasm");
+    // A guest built already (a CI artifact, or another checkout's): embed it
+    // as is and skip the nested guest build and its toolchain.
+    println!("cargo:rerun-if-env-changed=BGWASM_PREBUILT_GUEST");
+    if let Some(prebuilt) = env::var_os("BGWASM_PREBUILT_GUEST") {
+        let prebuilt = PathBuf::from(prebuilt);
+        println!("cargo:rerun-if-changed={}", prebuilt.display());
+        if !prebuilt.is_file() {
+            panic!(
+                "BGWASM_PREBUILT_GUEST names {}, which is not a file: point it at a built \
+                 bgwasm_guest.wasm, or unset it to build the guest",
+                prebuilt.display()
+            );
+        }
+        copy_if_changed(&prebuilt, &out);
+        return;
     }
     let target_dir = env::var_os("BGWASM_GUEST_TARGET_DIR")
         .map(PathBuf::from)
@@ -64,7 +83,6 @@ fn main() {
         );
     }
     let wasm = target_dir.join("wasm32-wasip2/release/bgwasm_guest.wasm");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("guest.wasm");
     copy_if_changed(&wasm, &out);
 }
 

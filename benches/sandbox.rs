@@ -9,13 +9,22 @@
 //! - the guest memory a 20 MB response body peaks at, streamed chunk by
 //!   chunk (`getReader`), and read whole (`arrayBuffer`) for comparison;
 //! - stripping the types from a 500-line TypeScript piece, and a warm run of
-//!   a TypeScript piece (stripped once, then loaded).
+//!   a TypeScript piece (stripped once, then loaded);
+//! - the CPU-bound scripts of `benches/js/`, each a warm run of a piece whose
+//!   handler returns `bench()`, with the default limits (fuel metering on),
+//!   also run natively by `benches/native-quickjs/` (`make bench-compare`).
+//!
+//! `cargo bench --bench sandbox -- js` runs only the scripts.
 
 use bgwasm::sandbox::{
     EgressPolicy, EngineOptions, Lang, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "proc_status.rs"]
+mod proc_status;
+use proc_status::proc_kib;
 
 const TRIVIAL: &str = "export function bgUpdater() { return 1; }";
 const LIVE_INSTANCES: usize = 200;
@@ -52,7 +61,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(bench());
+    if std::env::args().skip(1).any(|arg| arg == "js") {
+        runtime.block_on(cpu_bound_scripts());
+    } else {
+        runtime.block_on(bench());
+    }
 }
 
 fn resident_bytes() -> u64 {
@@ -63,6 +76,19 @@ fn resident_bytes() -> u64 {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
+}
+
+/// The resident set's parts, in bytes: anonymous (private to this process),
+/// file-backed (above all the compiled guest's snapshot image, mapped
+/// copy-on-write by every instance: the resident set counts its pages once
+/// per instance that touched them, physical memory holds them once), and
+/// the proportional set (each page divided among those that map it).
+fn resident_parts() -> (u64, u64, u64) {
+    (
+        proc_kib("/proc/self/status", "RssAnon:"),
+        proc_kib("/proc/self/status", "RssFile:"),
+        proc_kib("/proc/self/smaps_rollup", "Pss:"),
+    )
 }
 
 fn report(name: &str, samples: &mut [Duration]) {
@@ -138,6 +164,7 @@ async fn bench() {
     );
 
     let before = resident_bytes();
+    let parts_before = resident_parts();
     let mut live = Vec::with_capacity(LIVE_INSTANCES);
     for i in 0..LIVE_INSTANCES {
         let mut sandbox = SpaceSandbox::new(engine.clone(), format!("live-{i}"), limits);
@@ -145,13 +172,23 @@ async fn bench() {
         live.push(sandbox);
     }
     let after = resident_bytes();
+    let parts_after = resident_parts();
     let per_instance = after.saturating_sub(before) / LIVE_INSTANCES as u64;
+    let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / LIVE_INSTANCES as f64 / 1024.0;
     println!(
-        "{:<44} {:>8.1} KiB per instance   ({LIVE_INSTANCES} live, idle after one run; RSS {:.1} -> {:.1} MiB)",
+        "{:<44} {:>8.1} KiB per instance   ({LIVE_INSTANCES} live, idle after one run; RSS {:.1} -> {:.1} MiB; \
+         of it {:.1} KiB anonymous, {:.1} KiB file-backed)",
         "memory per live instance",
         per_instance as f64 / 1024.0,
         before as f64 / (1 << 20) as f64,
-        after as f64 / (1 << 20) as f64
+        after as f64 / (1 << 20) as f64,
+        per(parts_after.0, parts_before.0),
+        per(parts_after.1, parts_before.1),
+    );
+    println!(
+        "{:<44} {:>8.1} KiB per instance   (proportional set size: the shared snapshot's pages counted once)",
+        "memory per live instance, PSS",
+        per(parts_after.2, parts_before.2),
     );
     assert_eq!(live.iter().filter(|s| s.is_live()).count(), LIVE_INSTANCES);
     drop(live);
@@ -180,6 +217,61 @@ async fn bench() {
     assert_eq!(engine.strip_cache().stats().strips, 1);
 
     streamed_body().await;
+    cpu_bound_scripts().await;
+}
+
+/// Timed runs per script; the figure is their median.
+const SCRIPT_ROUNDS: usize = 7;
+
+/// Each script of `benches/js/` as a piece, one warm-up run, then
+/// `SCRIPT_ROUNDS` timed warm runs under the default limits. Prints the
+/// median (`p50`), the value (the script's checksum, which native QuickJS
+/// must match) and the fuel one run uses.
+async fn cpu_bound_scripts() {
+    let engine = SandboxEngine::new(EngineOptions::default())
+        .await
+        .expect("engine");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/js");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "js"))
+        .collect();
+    scripts.sort();
+    let event = serde_json::json!({});
+    for path in scripts {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(&path).unwrap()
+            + "\nexport function bgUpdater() { return bench(); }\n";
+        let piece = Piece::new(name.clone(), source);
+        let mut sandbox =
+            SpaceSandbox::new(engine.clone(), format!("js-{name}"), Limits::default());
+        let cells = Arc::new(MemoryCells::default());
+        let first = sandbox.run(&piece, &event, cells.clone()).await;
+        assert!(first.outcome.ok, "{name}: {:?}", first.outcome.error);
+        let mut samples = Vec::with_capacity(SCRIPT_ROUNDS);
+        let mut fuel = 0;
+        for _ in 0..SCRIPT_ROUNDS {
+            let started = Instant::now();
+            let report = sandbox.run(&piece, &event, cells.clone()).await;
+            samples.push(started.elapsed());
+            assert!(report.outcome.ok, "{name}: {:?}", report.outcome.error);
+            assert_eq!(
+                report.outcome.value, first.outcome.value,
+                "{name}: a different checksum"
+            );
+            fuel = report.outcome.fuel_used;
+        }
+        samples.sort();
+        let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+        println!(
+            "{:<44} mean {:>8.1} µs   p50 {:>8.1} µs   (n={SCRIPT_ROUNDS}, value {}, fuel {fuel})",
+            format!("js {name}"),
+            mean.as_secs_f64() * 1e6,
+            samples[samples.len() / 2].as_secs_f64() * 1e6,
+            first.outcome.value.unwrap_or_default(),
+        );
+    }
 }
 
 const BODY_BYTES: usize = 20_000_000;

@@ -9,14 +9,7 @@
 #   scripts/conformance-on-deno.sh fetch.js   one file
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir="$root/target/deno"
-deno="$dir/node_modules/.bin/deno"
-if [ ! -x "$deno" ]; then
-  mkdir -p "$dir"
-  # Its own package.json, so npm installs here and nowhere above.
-  [ -f "$dir/package.json" ] || echo '{ "private": true }' > "$dir/package.json"
-  (cd "$dir" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error deno@2 >/dev/null)
-fi
+deno=$("$root/scripts/deno.sh")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
