@@ -14,6 +14,7 @@ mod error;
 mod extract;
 mod health;
 mod pieces;
+mod records;
 mod registrations;
 mod state;
 
@@ -47,6 +48,10 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{PIECE}/enable"), post(pieces::enable))
         .route(&format!("{PIECE}/disable"), post(pieces::disable))
         .route(&format!("{PIECE}/run"), post(pieces::run))
+        .route(
+            &format!("{PIECE}/runs/{{run_id}}/record"),
+            get(records::show),
+        )
         .route("/api/spaces/{space}/cells", get(cells::list))
         // A wildcard, so cell keys may contain slashes.
         .route("/api/spaces/{space}/cells/{*key}", get(cells::get))

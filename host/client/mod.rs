@@ -6,9 +6,11 @@
 
 mod answers;
 mod http;
+mod replay;
 mod table;
 
 pub use http::{ApiClient, Target};
+pub use replay::replay;
 pub use table::{StatusRow, write_status_table};
 
 use crate::identity::{DEFAULT_OPERATOR_PASSPHRASE, Did, Identity, SpaceRef};

@@ -342,6 +342,7 @@ impl Inner {
                     finished_at,
                     outcome: outcome.clone(),
                     cell_changes: report.cell_changes,
+                    record: report.record,
                 },
                 Box::new(move |state| after_run(state, &for_transition, finished_at, &policy)),
             )
@@ -360,6 +361,7 @@ impl Inner {
                     "piece {key} has no stored source; add its source again"
                 )),
                 cell_changes: Vec::new(),
+                record: None,
             });
         };
         let piece = Piece::new(key.piece_id.to_string(), stored.source).with_lang(stored.info.lang);
@@ -374,6 +376,7 @@ impl Inner {
                     "the sandbox failed while running piece {key}: {error}"
                 )),
                 cell_changes: Vec::new(),
+                record: None,
             }),
         }
     }

@@ -65,6 +65,7 @@ fn finished(
         finished_at: 20,
         outcome: outcome(ok),
         cell_changes: changes,
+        record: None,
     }
 }
 

@@ -24,8 +24,8 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun, IntegrationFilter,
-    PieceId, PieceInfo, PieceSource, Registration, RegistrationFilter, RegistrationKey, RunRecord,
-    RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
+    PieceId, PieceInfo, PieceSource, RecordedRun, Registration, RegistrationFilter,
+    RegistrationKey, RunRecord, RunTransition, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -269,6 +269,21 @@ impl Store for SqliteStore {
         Box::pin(self.connections.read("reading run history", move |conn| {
             runs::recent(conn, &space, &id, limit)
         }))
+    }
+
+    fn run_record(
+        &self,
+        space: &str,
+        id: &PieceId,
+        run_id: i64,
+    ) -> StoreFuture<'_, Option<RecordedRun>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(
+            self.connections
+                .read("reading a run's record", move |conn| {
+                    runs::recorded(conn, &space, &id, run_id)
+                }),
+        )
     }
 
     fn list_cells(&self, space: &str) -> StoreFuture<'_, Vec<(String, String)>> {

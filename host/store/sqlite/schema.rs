@@ -71,6 +71,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pieces ADD COLUMN lang TEXT NOT NULL DEFAULT 'javascript'
         CHECK (lang IN ('javascript', 'typescript'));
     ",
+    // 2 -> 3: each run's record for replay, deleted with its history row.
+    "
+    CREATE TABLE run_records (
+        run_id    INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        truncated INTEGER NOT NULL,
+        record    BLOB    NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.
