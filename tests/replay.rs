@@ -225,7 +225,12 @@ export async function bgUpdater(event, ctx) {{
   const r = Math.random();
   const bytes = Array.from(crypto.getRandomValues(new Uint8Array(8)));
   const uuid = crypto.randomUUID();
+  // A timer races the fetch: the replay delivers them in the run's order.
+  let timerFirst = undefined;
+  const timer = new Promise((resolve) => setTimeout(() => {{ timerFirst ??= true; resolve(); }}, 1));
   const response = await fetch("http://{server}/price");
+  timerFirst ??= false;
+  await timer;
   const body = await response.json();
   const count = cells.get("count") ?? 0;
   cells.set("count", count + 1);
@@ -233,7 +238,7 @@ export async function bgUpdater(event, ctx) {{
   const elapsed = performance.now() - t0;
   console.log(`price ${{body.price}} at ${{started}}, random ${{r}}`);
   {tail}
-  return {{ price: body.price, version: response.headers.get("x-version"), started, elapsed, r, bytes, uuid, count }};
+  return {{ price: body.price, version: response.headers.get("x-version"), started, elapsed, r, bytes, uuid, count, timerFirst }};
 }}
 "#
     )
