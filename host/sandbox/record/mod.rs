@@ -9,14 +9,20 @@
 //! fetch and timer completions reached the piece. Its size is capped: a run
 //! that would record more keeps what fits and says it was truncated.
 //!
-//! `tape.rs` is the recorder and the player that the sandbox's imports go
-//! through; `compare.rs` says whether a replay came to the same outcome.
+//! `tape.rs` is what the sandbox's clocks, random source and imports go
+//! through, in one of three modes: live, recording (`recorder.rs`) or
+//! replaying (`player.rs`); `compare.rs` says whether a replay came to the
+//! same outcome.
 
 mod compare;
+mod player;
+mod recorder;
 mod tape;
 
 pub use compare::{ReplayReport, compare_outcomes};
-pub(crate) use tape::{Delivered, Mode, Phase, Player, Recorder, Tape, writes_of};
+pub(crate) use player::{Delivered, Player};
+pub(crate) use recorder::{Recorder, writes_of};
+pub(crate) use tape::{Mode, Phase, Tape};
 
 use serde::{Deserialize, Serialize};
 
