@@ -181,6 +181,7 @@ async fn run_stored(
                     finished_at,
                     outcome: report.outcome.clone(),
                     cell_changes: report.cell_changes,
+                    record: report.record,
                 },
                 Box::new(move |state| after_run(state, &outcome, finished_at, &policy)),
             )

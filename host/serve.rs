@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub max_live_sandboxes: usize,
     /// Largest request body the API accepts, in bytes.
     pub body_limit: usize,
+    /// The cap of each run's record for replay, in bytes (0: not recorded).
+    pub record_bytes: usize,
     /// The operator: it may act on every space, and its DID is the daemon's.
     pub operator: Identity,
     /// Let unsigned `POST /api/integrations/bg` through.
@@ -90,7 +92,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         config.limits,
         config.max_live_sandboxes,
         metrics.clone(),
-    );
+    )
+    .with_record_bytes(config.record_bytes);
     let grace = config.scheduler.grace;
     let scheduler_config = config.scheduler.clone();
     let scheduler = Scheduler::with_metrics(

@@ -106,6 +106,8 @@ impl Engine {
                 ),
             ));
         };
+        // Each run's randomness comes from the host's per-run seed.
+        natives::reseed_math_random();
         let prelude = &self.prelude;
         self.runtime.context().with(|ctx| {
             let entries = prelude.restore(&ctx);

@@ -30,6 +30,7 @@ impl PieceRunner for NeverRuns {
                     format!("{} not run", piece.id),
                 ),
                 cell_changes: vec![],
+                record: None,
             }
         })
     }

@@ -14,6 +14,7 @@ mod error;
 pub(crate) mod extract;
 mod health;
 mod pieces;
+mod records;
 mod registrations;
 mod runs;
 mod state;
@@ -49,6 +50,10 @@ pub fn router(state: ApiState) -> Router {
         .route(&format!("{PIECE}/disable"), post(pieces::disable))
         .route(&format!("{PIECE}/run"), post(pieces::run))
         .route(&format!("{PIECE}/runs"), get(runs::list))
+        .route(
+            &format!("{PIECE}/runs/{{run_id}}/record"),
+            get(records::show),
+        )
         .route("/api/spaces/{space}/cells", get(cells::list))
         // A wildcard, so cell keys may contain slashes.
         .route("/api/spaces/{space}/cells/{*key}", get(cells::get))

@@ -46,6 +46,7 @@ impl PieceRunner for CellWriter {
                     key: "feeds/latest".into(),
                     value: Some("\"hello\"".into()),
                 }],
+                record: None,
             }
         })
     }

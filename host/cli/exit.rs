@@ -8,6 +8,8 @@ use crate::run_once::RunOnceError;
 pub const EXIT_RUN_FAILED: u8 = 1;
 /// Exit code of bad usage or bad input (a missing file, invalid JSON).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a replay that did not come to the run's outcome.
+pub const EXIT_DIVERGED: u8 = 3;
 
 /// `run-once` could not run the piece: bad input is usage, the rest is a
 /// failed run.

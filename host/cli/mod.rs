@@ -9,13 +9,15 @@ mod duration;
 mod exit;
 mod flags;
 pub mod id;
+mod replay;
 mod run_once;
 mod runs;
 mod serve;
 
 pub use duration::parse_duration;
-pub use exit::{EXIT_RUN_FAILED, EXIT_USAGE};
+pub use exit::{EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE};
 pub use flags::{ClientArgs, EgressArgs, LimitArgs};
+pub use replay::ReplayArgs;
 pub use run_once::RunOnceArgs;
 pub use runs::RunsArgs;
 pub use serve::ServeArgs;
@@ -128,6 +130,13 @@ pub enum Command {
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
     Id(id::IdArgs),
+    /// Run a recorded run again, locally, from its record alone: no network,
+    /// the recorded cells, clocks and randomness.
+    ///
+    /// Exits 0 when the replay came to the run's outcome (value, error, logs,
+    /// fetches, cell writes), 3 when it diverged (and says where), 1 or 2 when
+    /// it could not replay.
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +310,7 @@ pub fn main() -> ExitCode {
                 .await
                 .map(|()| true)
         }),
+        Command::Replay(args) => replay::main(&runtime, &cli.client, cli.log_format, &args),
         Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

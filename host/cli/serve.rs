@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// that cannot sign. Anyone who can reach the API can then register pieces.
     #[arg(long)]
     pub insecure_open_registration: bool,
+    /// The most bytes each run's record for replay may hold (fetched bodies,
+    /// cells read, clock readings); a run that needs more is recorded up to
+    /// the cap and marked truncated. 0 records nothing.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::sandbox::DEFAULT_RECORD_BYTES)]
+    pub record_bytes: usize,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -128,6 +133,7 @@ impl ServeArgs {
             },
             max_live_sandboxes: self.max_live_sandboxes,
             body_limit: self.body_limit,
+            record_bytes: self.record_bytes,
             operator: operator_identity_from_env(
                 self.identity.as_deref(),
                 self.operator_pass.as_deref(),

@@ -7,12 +7,14 @@
 mod answers;
 mod dashboard;
 mod http;
+mod replay;
 mod runs;
 mod table;
 
 pub use answers::{PastRun, RunHistory};
 pub use dashboard::dashboard_login;
 pub use http::{ApiClient, Target};
+pub use replay::replay;
 pub use runs::{runs, write_runs_table};
 pub use table::{StatusRow, write_status_table};
 

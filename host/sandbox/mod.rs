@@ -16,6 +16,7 @@ mod limits;
 mod outcome;
 mod piece;
 mod pool;
+mod record;
 mod space;
 mod state;
 mod transfers;
@@ -27,6 +28,10 @@ pub use limits::Limits;
 pub use outcome::{ErrorKind, FetchRecord, LogLevel, LogLine, RunError, RunOutcome};
 pub use piece::{Lang, Piece, UnknownLang};
 pub use pool::{DEFAULT_MAX_LIVE_SANDBOXES, SandboxPool};
+pub use record::{
+    DEFAULT_RECORD_BYTES, RECORD_VERSION, RecordedEvent, RecordedFetch, RecordedHead,
+    RecordedWrite, ReplayRecord, ReplayReport,
+};
 pub use space::{RunReport, SpaceSandbox};
 
 /// Why the sandbox could not be set up. A failing run is not this: it is a

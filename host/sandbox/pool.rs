@@ -29,6 +29,8 @@ struct PoolInner {
     engine: Arc<SandboxEngine>,
     limits: Limits,
     max_live: usize,
+    /// The cap of each run's record, in bytes (0: not recorded).
+    record_bytes: usize,
     spaces: Mutex<Spaces>,
     /// `bgwasm_live_sandboxes` follows every insertion and eviction.
     metrics: Metrics,
@@ -69,10 +71,20 @@ impl SandboxPool {
                 engine,
                 limits,
                 max_live: max_live.max(1),
+                record_bytes: super::DEFAULT_RECORD_BYTES,
                 spaces: Mutex::new(Spaces::default()),
                 metrics,
             }),
         }
+    }
+
+    /// Caps each run's record at `bytes` (0: runs are not recorded). Call
+    /// it before the pool is cloned or used.
+    pub fn with_record_bytes(mut self, bytes: usize) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.record_bytes = bytes;
+        }
+        self
     }
 
     pub fn limits(&self) -> &Limits {
@@ -90,11 +102,10 @@ impl SandboxPool {
         if spaces.by_name.len() >= self.inner.max_live {
             spaces.evict_idle((self.inner.max_live / 8).max(1));
         }
-        let sandbox = Arc::new(tokio::sync::Mutex::new(SpaceSandbox::new(
-            self.inner.engine.clone(),
-            space,
-            self.inner.limits,
-        )));
+        let sandbox = Arc::new(tokio::sync::Mutex::new(
+            SpaceSandbox::new(self.inner.engine.clone(), space, self.inner.limits)
+                .with_record_bytes(self.inner.record_bytes),
+        ));
         spaces.by_name.insert(
             space.to_owned(),
             Slot {
@@ -133,6 +144,7 @@ impl SandboxPool {
                     ),
                 ),
                 cell_changes: Vec::new(),
+                record: None,
             },
         }
     }

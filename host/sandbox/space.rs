@@ -15,6 +15,10 @@ use super::fetcher::Fetcher;
 use super::limits::Limits;
 use super::outcome::{ErrorKind, RunError, RunOutcome};
 use super::piece::{Lang, Piece};
+use super::record::{
+    DEFAULT_RECORD_BYTES, Mode, Phase, Player, Recorder, ReplayRecord, ReplayReport,
+    compare_outcomes, writes_of,
+};
 use super::state::{RunState, StoreState};
 use crate::typescript::{PositionMap, Stripped, TsSyntaxError, remap_stack};
 use sha2::{Digest, Sha256};
@@ -27,11 +31,13 @@ use wasmtime::{Store, Trap};
 /// thread and its wall-clock limit can fire (about 10 ms of JavaScript).
 const FUEL_PER_YIELD: u64 = 10_000_000;
 
-/// What a run reports, and the cell writes to commit if it succeeded.
+/// What a run reports, the cell writes to commit if it succeeded, and its
+/// record for replay (none when recording is off).
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub outcome: RunOutcome,
     pub cell_changes: Vec<CellChange>,
+    pub record: Option<Box<ReplayRecord>>,
 }
 
 /// One space's sandbox.
@@ -39,6 +45,8 @@ pub struct SpaceSandbox {
     engine: Arc<SandboxEngine>,
     space: String,
     limits: Limits,
+    /// The cap of each run's record, in bytes; 0 records nothing.
+    record_bytes: usize,
     instance: Option<LiveInstance>,
 }
 
@@ -70,8 +78,15 @@ impl SpaceSandbox {
             engine,
             space: space.into(),
             limits,
+            record_bytes: DEFAULT_RECORD_BYTES,
             instance: None,
         }
+    }
+
+    /// Caps each run's record at `bytes` (0: runs are not recorded).
+    pub fn with_record_bytes(mut self, bytes: usize) -> Self {
+        self.record_bytes = bytes;
+        self
     }
 
     pub fn space(&self) -> &str {
@@ -95,17 +110,82 @@ impl SpaceSandbox {
         Ok(())
     }
 
-    /// Runs `piece` with `event`, reading cells from `cells`. Never fails: every
-    /// way a run can go wrong is in the outcome.
+    /// Runs `piece` with `event`, reading cells from `cells`, and records it.
+    /// Never fails: every way a run can go wrong is in the outcome.
     pub async fn run(
         &mut self,
         piece: &Piece,
         event: &serde_json::Value,
         cells: Arc<dyn CellSource>,
     ) -> RunReport {
+        let event = event.to_string();
+        let hash = Sha256::digest(piece.source.as_bytes()).into();
+        let mode = match self.record_bytes {
+            0 => Mode::Live,
+            cap => Mode::Record(Box::new(Recorder::new(&piece.id, hash, &event, cap))),
+        };
+        let (mut report, mode) = self.run_taped(piece, event, cells, mode).await;
+        if let Mode::Record(recorder) = mode {
+            report.record = Some(Box::new(recorder.finish(&report.cell_changes)));
+        }
+        report
+    }
+
+    /// Runs `piece` again from `record` alone: no network, the recorded
+    /// cells, clocks and seed. Says whether it came to `recorded` (the run's
+    /// outcome), or where it diverged. A piece whose source is not the one
+    /// the run ran diverges there, unless `other_source` says it is meant
+    /// (`--source`).
+    pub async fn replay(
+        &mut self,
+        piece: &Piece,
+        record: ReplayRecord,
+        recorded: &RunOutcome,
+        other_source: bool,
+    ) -> ReplayReport {
+        let hash = hex::encode(Sha256::digest(piece.source.as_bytes()));
+        let changed_source = (hash != record.source_hash && !other_source).then(|| {
+            format!(
+                "the piece's source changed: the run ran source sha256 {}, this is {hash}; \
+                 pass --source FILE to replay the run's inputs against another source",
+                record.source_hash
+            )
+        });
+        let recorded_writes = record.writes.clone();
+        let event = record.event.to_string();
+        let cells = Arc::new(super::MemoryCells::default());
+        let player = Mode::Replay(Box::new(Player::new(record)));
+        let (report, mode) = self.run_taped(piece, event, cells, player).await;
+        let divergence = match mode {
+            Mode::Replay(mut player) => {
+                player.finish();
+                player.divergence().map(str::to_owned)
+            }
+            _ => None,
+        };
+        let writes = writes_of(&report.cell_changes);
+        let differences = compare_outcomes(recorded, &recorded_writes, &report.outcome, &writes);
+        let divergence = changed_source.or(divergence);
+        ReplayReport {
+            same: divergence.is_none() && differences.is_empty(),
+            divergence,
+            differences,
+            outcome: report.outcome,
+            writes,
+        }
+    }
+
+    /// Runs `piece` with its outside inputs going through the tape in
+    /// `mode`; hands the mode back with what it recorded or played.
+    async fn run_taped(
+        &mut self,
+        piece: &Piece,
+        event: String,
+        cells: Arc<dyn CellSource>,
+        mode: Mode,
+    ) -> (RunReport, Mode) {
         let started = Instant::now();
         let limits = self.limits;
-        let event = event.to_string();
         let loaded = Loaded {
             lang: piece.lang,
             hash: Sha256::digest(piece.source.as_bytes()).into(),
@@ -121,7 +201,7 @@ impl SpaceSandbox {
             Lang::JavaScript => Some(piece.source.clone()),
             Lang::TypeScript => match self.strip(piece) {
                 Ok(done) => Some(stripped.insert(done).js.clone()),
-                Err(error) => return ts_syntax_failure(piece, &error, started),
+                Err(error) => return (ts_syntax_failure(piece, &error, started), mode),
             },
         };
 
@@ -136,6 +216,7 @@ impl SpaceSandbox {
                 }
             }
             let live = slot.as_mut().expect("made above");
+            live.store.data_mut().tape.begin(mode);
             live.store.data_mut().run = RunState::start(cells, &limits);
             live.store.data_mut().memory.denied = false;
             if let Err(error) = live.store.set_fuel(limits.fuel) {
@@ -150,10 +231,13 @@ impl SpaceSandbox {
         let mut report = RunReport {
             outcome: RunOutcome::default(),
             cell_changes: Vec::new(),
+            record: None,
         };
         let mut memory_denied = false;
         let mut live_intervals = Vec::new();
+        let mut mode = Mode::Live;
         if let Some(live) = self.instance.as_mut() {
+            mode = live.store.data().tape.finish();
             report.outcome.fuel_used = limits
                 .fuel
                 .saturating_sub(live.store.get_fuel().unwrap_or(0));
@@ -238,7 +322,7 @@ impl SpaceSandbox {
             self.instance = None;
         }
         report.outcome.duration_ms = started.elapsed().as_millis() as u64;
-        report
+        (report, mode)
     }
 }
 
@@ -275,6 +359,7 @@ fn ts_syntax_failure(piece: &Piece, error: &TsSyntaxError, started: Instant) -> 
     RunReport {
         outcome,
         cell_changes: Vec::new(),
+        record: None,
     }
 }
 
@@ -345,10 +430,13 @@ impl LiveInstance {
                 Err(trap) => return Ended::Trapped(trap),
             }
         }
-        match runner
+        // Only the handler's run is taped, not the loading of its module.
+        self.store.data().tape.set_phase(Phase::Running);
+        let ran = runner
             .call_run(&mut self.store, &piece.id, space, event)
-            .await
-        {
+            .await;
+        self.store.data().tape.set_phase(Phase::Idle);
+        match ran {
             Ok(Ok(value)) => Ended::Returned(value),
             Ok(Err(error)) => Ended::Failed(error),
             Err(trap) => Ended::Trapped(trap),

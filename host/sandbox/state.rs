@@ -6,6 +6,7 @@ use super::cells::{CellChange, CellSource};
 use super::fetcher::Fetcher;
 use super::limits::Limits;
 use super::outcome::{FetchRecord, LogLevel, LogLine};
+use super::record::{Delivered, Phase, Tape};
 use super::transfers::{Finished, Transfers};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -33,18 +34,28 @@ pub struct StoreState {
     pub memory: MemoryLimiter,
     fetcher: Arc<Fetcher>,
     pub run: RunState,
+    /// Where the clocks, the randomness and the run's outside inputs are
+    /// recorded or replayed from.
+    pub tape: Tape,
 }
 
 impl StoreState {
     pub fn new(fetcher: Arc<Fetcher>, limits: &Limits) -> Self {
+        let tape = Tape::default();
         Self {
             // No files, no environment, no sockets: pieces reach the world only
-            // through the bgwasm interfaces.
-            wasi: WasiCtx::builder().build(),
+            // through the bgwasm interfaces. Clocks and randomness go through
+            // the tape, so a run can be recorded and replayed.
+            wasi: WasiCtx::builder()
+                .wall_clock(tape.wall_clock())
+                .monotonic_clock(tape.monotonic_clock())
+                .secure_random(tape.random())
+                .build(),
             table: ResourceTable::new(),
             memory: MemoryLimiter::new(limits.memory_bytes),
             fetcher,
             run: RunState::idle(),
+            tape,
         }
     }
 }
@@ -235,13 +246,22 @@ impl cells::Host for StoreState {
         if let Some(written) = self.run.overlay.get(&key) {
             return written.clone();
         }
-        match self.run.source().and_then(|cells| cells.get(&key)) {
+        let replayed = self.tape.replaying(|player, phase| match phase {
+            Phase::Running => player.cell(&key),
+            Phase::Idle => player.cell_if_recorded(&key),
+        });
+        if let Some(value) = replayed {
+            return value;
+        }
+        let value = match self.run.source().and_then(|cells| cells.get(&key)) {
             Ok(value) => value,
             Err(problem) => {
                 tracing::warn!(key = %key, %problem, "reading a cell failed");
                 None
             }
-        }
+        };
+        self.tape.recording(|recorder| recorder.cell(&key, &value));
+        value
     }
 
     fn set(&mut self, key: String, json: String) -> Result<(), String> {
@@ -266,8 +286,19 @@ impl cells::Host for StoreState {
     }
 
     fn keys(&mut self) -> Vec<String> {
-        let mut keys: BTreeSet<String> = match self.run.source().and_then(|cells| cells.keys()) {
-            Ok(keys) => keys.into_iter().collect(),
+        let replayed = self.tape.replaying(|player, phase| match phase {
+            Phase::Running => player.keys(),
+            Phase::Idle => player.record().keys.clone().unwrap_or_default(),
+        });
+        let source = match replayed {
+            Some(keys) => Ok(keys),
+            None => self.run.source().and_then(|cells| cells.keys()),
+        };
+        let mut keys: BTreeSet<String> = match source {
+            Ok(keys) => {
+                self.tape.recording(|recorder| recorder.keys(&keys));
+                keys.into_iter().collect()
+            }
             Err(problem) => {
                 tracing::warn!(%problem, "listing cells failed");
                 BTreeSet::new()
@@ -312,6 +343,18 @@ impl http::Host for StoreState {
             ));
         }
         let id = run.fresh_id();
+        let replayed = self.tape.replaying(|player, phase| match phase {
+            Phase::Running => player.start_fetch(id, &request.method, &request.url),
+            Phase::Idle => Err(format!(
+                "fetch {} refused: a replay does not fetch while a piece loads",
+                request.url
+            )),
+        });
+        if let Some(Err(divergence)) = replayed {
+            return Err(format!("replay: {divergence}"));
+        }
+        self.tape
+            .recording(|recorder| recorder.fetch_started(&request.method, &request.url));
         run.fetch_slots.insert(id, run.fetches.len());
         run.fetches.push(FetchRecord {
             method: request.method.clone(),
@@ -320,6 +363,10 @@ impl http::Host for StoreState {
             duration_ms: 0,
             error: None,
         });
+        if replayed.is_some() {
+            // Answered from the record at the waits.
+            return Ok(id);
+        }
         let fetcher = self.fetcher.clone();
         let held = run.transfers.held();
         run.transfers
@@ -328,13 +375,19 @@ impl http::Host for StoreState {
     }
 
     fn read_body(&mut self, id: u32) {
-        if let Some(refused) = self.run.transfers.read_body(id) {
+        let refused = match self.tape.replaying(|player, _| player.read_body(id)) {
+            Some(replayed) => replayed,
+            None => self.run.transfers.read_body(id),
+        };
+        if let Some(refused) = refused {
             self.run.refused.push(refused);
         }
     }
 
     fn cancel(&mut self, id: u32) {
-        self.run.transfers.cancel(id);
+        if self.tape.replaying(|player, _| player.cancel(id)).is_none() {
+            self.run.transfers.cancel(id);
+        }
     }
 }
 
@@ -349,6 +402,12 @@ impl timers::Host for StoreState {
     fn start(&mut self, delay_ms: u32, kind: timers::Kind) -> u32 {
         let run = &mut self.run;
         let id = run.fresh_id();
+        self.tape.recording(|recorder| recorder.timer_started(id));
+        self.tape.replaying(|player, phase| {
+            if phase == Phase::Running {
+                player.timer_started(id);
+            }
+        });
         let period = Duration::from_millis(delay_ms.into());
         let deadline = Instant::now() + period;
         run.timers.insert((deadline, id));
@@ -377,15 +436,34 @@ impl events::Host for StoreState {
     fn pending(&mut self) -> u32 {
         let run = &self.run;
         let timers = run.timers.len() - run.unref_timers;
-        (run.transfers.pending() + timers + run.refused.len()) as u32
+        let replayed = self.tape.replaying(|player, phase| {
+            (phase == Phase::Running).then(|| (player.pending(), player.stalled()))
+        });
+        match replayed.flatten() {
+            // The replay left the record: the guest's loop is wound down.
+            Some((_, true)) => 0,
+            Some((transfers, false)) => (transfers + timers + run.refused.len()) as u32,
+            None => (run.transfers.pending() + timers + run.refused.len()) as u32,
+        }
     }
 
     async fn wait(&mut self) -> Vec<events::Completion> {
-        let run = &mut self.run;
-        let mut ready = std::mem::take(&mut run.refused);
+        let mut ready = std::mem::take(&mut self.run.refused);
         if !ready.is_empty() {
             return ready;
         }
+        let replaying = self
+            .tape
+            .replaying(|_, phase| phase == Phase::Running)
+            .unwrap_or(false);
+        if replaying {
+            let pending = self.pending() as usize;
+            if pending > 0 {
+                self.replay_wait(pending, &mut ready);
+            }
+            return ready;
+        }
+        let run = &mut self.run;
         if run.transfers.pending() == 0 && run.timers.len() == run.unref_timers {
             return ready;
         }
@@ -404,22 +482,47 @@ impl events::Host for StoreState {
         let now = Instant::now();
         let due: Vec<(Instant, u32)> = run.timers.range(..=(now, u32::MAX)).copied().collect();
         for (at, id) in due {
-            ready.push(events::Completion::Timer(id));
             run.timers.remove(&(at, id));
-            let Some(armed) = run.armed.remove(&id) else {
-                continue;
-            };
-            if let timers::Kind::Interval(_) = armed.kind {
-                // An interval fires again a period later, never in a burst
-                // to catch up.
-                let deadline = (at + armed.period).max(now);
-                run.timers.insert((deadline, id));
-                run.armed.insert(id, Armed { deadline, ..armed });
-            } else {
-                run.disarm(id, &armed);
+            ready.push(run.fire(id, at, now));
+        }
+        let run = &self.run;
+        self.tape.recording(|recorder| {
+            recorder.batch(&ready, |id| {
+                let slot = *run.fetch_slots.get(&id)?;
+                Some((slot, run.fetches.get(slot)?.duration_ms))
+            })
+        });
+        ready
+    }
+}
+
+impl StoreState {
+    /// A wait of a replay: the run's next completions, from the record.
+    fn replay_wait(&mut self, pending: usize, ready: &mut Vec<events::Completion>) {
+        let delivered = self
+            .tape
+            .replaying(|player, _| player.next_wait(pending))
+            .unwrap_or_default();
+        let now = Instant::now();
+        for item in delivered {
+            match item {
+                Delivered::Network(finished) => ready.push(self.run.record(finished)),
+                Delivered::Timer(id) => match self.run.armed.get(&id) {
+                    Some(armed) => {
+                        let at = armed.deadline;
+                        self.run.timers.remove(&(at, id));
+                        ready.push(self.run.fire(id, at, now));
+                    }
+                    None => {
+                        self.tape.replaying(|player, _| {
+                            player.diverge(format!(
+                                "a timer fired in the run here, but the replay had cleared it (timer id {id})"
+                            ))
+                        });
+                    }
+                },
             }
         }
-        ready
     }
 }
 
@@ -460,6 +563,21 @@ impl RunState {
                 completion
             }
         }
+    }
+
+    /// Timer `id`, due at `at`, fires: an interval is armed again a period
+    /// later (never in a burst to catch up), any other timer is disarmed.
+    fn fire(&mut self, id: u32, at: Instant, now: Instant) -> events::Completion {
+        if let Some(armed) = self.armed.remove(&id) {
+            if let timers::Kind::Interval(_) = armed.kind {
+                let deadline = (at + armed.period).max(now);
+                self.timers.insert((deadline, id));
+                self.armed.insert(id, Armed { deadline, ..armed });
+            } else {
+                self.disarm(id, &armed);
+            }
+        }
+        events::Completion::Timer(id)
     }
 
     fn fetch_record(&mut self, id: u32) -> Option<&mut FetchRecord> {

@@ -196,7 +196,8 @@ fn body_chunk(id: u32, chunk: ChunkOutcome) -> events::Completion {
     events::Completion::Body(events::BodyChunk { id, chunk })
 }
 
-fn chunk_finished(id: u32, chunk: ChunkOutcome) -> Finished {
+/// A finished body read, as the guest gets it and the fetch record notes it.
+pub fn chunk_finished(id: u32, chunk: ChunkOutcome) -> Finished {
     let error = chunk.as_ref().err().cloned();
     Finished::Chunk {
         id,

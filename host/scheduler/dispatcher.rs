@@ -399,6 +399,7 @@ impl Inner {
                     finished_at,
                     outcome: outcome.clone(),
                     cell_changes: report.cell_changes,
+                    record: report.record,
                 },
                 Box::new(move |state| after_run(state, &for_transition, finished_at, &policy)),
             )
@@ -428,6 +429,7 @@ impl Inner {
                             "piece {key} has no stored source; add its source again"
                         )),
                         cell_changes: Vec::new(),
+                        record: None,
                     });
                 };
                 let piece =
@@ -448,6 +450,7 @@ impl Inner {
                     "the sandbox failed while running piece {key}: {error}"
                 )),
                 cell_changes: Vec::new(),
+                record: None,
             }),
         }
     }

@@ -141,6 +141,7 @@ impl PieceRunner for Arc<FakeRunner> {
             RunReport {
                 outcome: outcome(ok, run_time),
                 cell_changes,
+                record: None,
             }
         })
     }

@@ -16,8 +16,8 @@ pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use records::{
     AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PhaseCounts, PieceInfo,
-    PieceSource, RegistrationFilter, RegistrationPage, RunRecord, RunTime, RunTransition,
-    RunTrigger, StoreCounts, StoredPiece,
+    PieceSource, RecordedRun, RegistrationFilter, RegistrationPage, RunRecord, RunTime,
+    RunTransition, RunTrigger, StoreCounts, StoredPiece,
 };
 pub use registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
@@ -181,6 +181,15 @@ pub trait Store: Send + Sync + 'static {
             Ok(runs.iter().map(RunTime::of).collect())
         })
     }
+
+    /// One run of a piece's history with its record for replay; none when
+    /// there is no such run (never run, or pruned).
+    fn run_record(
+        &self,
+        space: &str,
+        id: &PieceId,
+        run_id: i64,
+    ) -> StoreFuture<'_, Option<RecordedRun>>;
 
     /// Every cell of a space as JSON text, sorted by key.
     fn list_cells(&self, space: &str) -> StoreFuture<'_, Vec<(String, String)>>;

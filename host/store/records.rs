@@ -4,7 +4,7 @@ use super::PieceId;
 use super::registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
 };
-use crate::sandbox::{CellChange, Lang, RunOutcome};
+use crate::sandbox::{CellChange, Lang, ReplayRecord, RunOutcome};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -143,6 +143,20 @@ pub struct FinishedRun {
     pub outcome: RunOutcome,
     /// Applied only if `outcome.ok`.
     pub cell_changes: Vec<CellChange>,
+    /// What the run read from outside, for replay; kept and pruned with the
+    /// run's history row. None when recording is off.
+    pub record: Option<Box<ReplayRecord>>,
+}
+
+/// A run of the history with its record, for replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedRun {
+    pub run: RunRecord,
+    /// None when the run was not recorded (`--record-bytes 0`).
+    pub record: Option<ReplayRecord>,
+    /// The record's stored size, in bytes (0 without one).
+    pub record_bytes: u64,
 }
 
 /// What a commit wrote.

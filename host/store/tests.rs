@@ -65,6 +65,7 @@ fn finished(
         finished_at: 20,
         outcome: outcome(ok),
         cell_changes: changes,
+        record: None,
     }
 }
 
@@ -296,6 +297,65 @@ async fn run_history_keeps_the_newest_fifty() {
         runs.last().unwrap().id,
         last - RUN_HISTORY_PER_PIECE as i64 + 1
     );
+}
+
+/// A record as a run of `n` would leave.
+fn record(n: usize) -> crate::sandbox::ReplayRecord {
+    crate::sandbox::ReplayRecord {
+        version: crate::sandbox::RECORD_VERSION,
+        piece_id: "p".into(),
+        wall_clock_ns: vec![n as u64],
+        truncated: (n % 2 == 1).then(|| "a body did not fit".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn run_records_are_kept_and_pruned_with_their_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "src").await;
+    let mut ids = Vec::new();
+    for n in 0..(RUN_HISTORY_PER_PIECE + 3) {
+        let mut run = finished(&key, true, vec![], None);
+        run.record = Some(Box::new(record(n)));
+        ids.push(store.commit_run(run, mark("x")).await.unwrap().run_id);
+    }
+    let unrecorded = store
+        .commit_run(finished(&key, false, vec![], None), mark("x"))
+        .await
+        .unwrap()
+        .run_id;
+
+    let newest = store
+        .run_record(SPACE, &key.piece_id, *ids.last().unwrap())
+        .await
+        .unwrap()
+        .expect("the newest run is kept");
+    assert_eq!(newest.record, Some(record(RUN_HISTORY_PER_PIECE + 2)));
+    assert_eq!(newest.run.id, *ids.last().unwrap());
+    assert!(newest.record_bytes > 0);
+    let without = store
+        .run_record(SPACE, &key.piece_id, unrecorded)
+        .await
+        .unwrap()
+        .expect("a run without a record is still a run");
+    assert_eq!((without.record, without.record_bytes), (None, 0));
+    // The oldest runs went, and their records with them.
+    for pruned in &ids[..4] {
+        let gone = store
+            .run_record(SPACE, &key.piece_id, *pruned)
+            .await
+            .unwrap();
+        assert!(gone.is_none(), "run {pruned} was pruned");
+    }
+    // Another piece's run id is not this piece's.
+    let other = piece(&store, "other").await;
+    let foreign = store
+        .run_record(SPACE, &other.piece_id, *ids.last().unwrap())
+        .await
+        .unwrap();
+    assert!(foreign.is_none());
 }
 
 #[tokio::test]

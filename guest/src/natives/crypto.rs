@@ -1,5 +1,9 @@
 //! The bytes behind `crypto`: randomness from WASI's random source, SHA
-//! digests, HMAC and Ed25519, all by RustCrypto crates. The prelude's
+//! digests, HMAC and Ed25519, all by RustCrypto crates. `Math.random` is here
+//! too: QuickJS seeds its own generator once, when the engine is built (so
+//! in the pre-initialised snapshot), which would make it neither fresh per
+//! run nor replayable; ours is reseeded from WASI's random source at the start
+//! of every run, so a run's host-chosen seed decides it. The prelude's
 //! `crypto.js` holds the Web Crypto API's shapes (keys, algorithms, errors);
 //! nothing here is re-implemented in JavaScript.
 
@@ -7,11 +11,41 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
 use javy::quickjs::{ArrayBuffer, Ctx, Exception, Function, Object, Result, TypedArray};
 use sha2::Digest;
+use std::cell::Cell;
 
 /// The most bytes `getRandomValues` fills at once, as the Web Crypto API says.
 const MAX_RANDOM_BYTES: usize = 65536;
 
+thread_local! {
+    /// The state of `Math.random`'s xorshift64* generator; never zero.
+    static MATH_RANDOM: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
+}
+
+/// Reseeds `Math.random` from WASI's random source: called at the start of
+/// every run.
+pub fn reseed_math_random() {
+    if let Ok(seed) = getrandom::u64() {
+        MATH_RANDOM.set(seed | 1);
+    }
+}
+
+/// `Math.random`: xorshift64*, as QuickJS's own, turned into a double in
+/// [0, 1) from its top 52 bits.
+fn math_random() -> f64 {
+    let mut x = MATH_RANDOM.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    MATH_RANDOM.set(x);
+    let bits = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 12) | 0x3ff0_0000_0000_0000;
+    f64::from_bits(bits) - 1.0
+}
+
 pub fn register<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
+    // Replacing the value keeps the property's attributes (writable,
+    // configurable, not enumerable).
+    let math: Object = ctx.globals().get("Math")?;
+    math.set("random", Function::new(ctx.clone(), math_random)?.with_name("random")?)?;
     natives.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
     natives.set("digest", Function::new(ctx.clone(), digest)?)?;
     natives.set("hmacSign", Function::new(ctx.clone(), hmac_sign)?)?;

@@ -5,6 +5,8 @@
 
 mod compression;
 mod crypto;
+
+pub use crypto::reseed_math_random;
 mod encoding;
 mod handles;
 mod whatwg_url;

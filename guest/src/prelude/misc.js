@@ -1,7 +1,7 @@
 // reportError, navigator and performance (High Resolution Time and User
-// Timing). Time origin: the first use of the clock in this sandbox instance,
-// as a Deno process's starts with the process; marks and measures last one
-// run.
+// Timing). Time origin: the run's first use of the clock (a run is to a
+// piece what a process is to a Deno script), so a run's clock readings are
+// all its own and a replay reproduces them; marks and measures last one run.
 (function () {
   "use strict";
   const internal = globalThis.__bgwasm_internal;
@@ -12,9 +12,13 @@
   const clock = native ? () => native.now() : () => Date.now();
   let origin = undefined;
   let originWall = 0;
+  const resetClock = () => {
+    origin = undefined;
+  };
   function startClock() {
     origin = clock();
     originWall = Date.now();
+    internal.dirty.add(resetClock);
   }
   internal.now = function () {
     if (origin === undefined) startClock();

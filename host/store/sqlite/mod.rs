@@ -24,7 +24,7 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{SqliteContext, StoreError};
 use super::{
     AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
-    IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, Registration,
+    IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, RecordedRun, Registration,
     RegistrationFilter, RegistrationKey, RegistrationPage, RunRecord, RunTime, RunTransition,
     Store, StoreCounts, StoreFuture, StoredPiece,
 };
@@ -306,6 +306,21 @@ impl Store for SqliteStore {
         Box::pin(self.connections.read("reading run times", move |conn| {
             runs::recent_times(conn, &space, &id, limit)
         }))
+    }
+
+    fn run_record(
+        &self,
+        space: &str,
+        id: &PieceId,
+        run_id: i64,
+    ) -> StoreFuture<'_, Option<RecordedRun>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(
+            self.connections
+                .read("reading a run's record", move |conn| {
+                    runs::recorded(conn, &space, &id, run_id)
+                }),
+        )
     }
 
     fn list_cells(&self, space: &str) -> StoreFuture<'_, Vec<(String, String)>> {

@@ -1,13 +1,16 @@
 //! The `runs` table: each piece's run history, and the commit of a run
-//! (history row, registration state and cell writes in one transaction).
+//! (history row, its record for replay, registration state and cell writes
+//! in one transaction). A run's record (`run_records`) goes when its history
+//! row is pruned.
 
 use super::{RUN_HISTORY_PER_PIECE, cells, registrations, rows};
-use crate::sandbox::RunOutcome;
+use crate::sandbox::{ReplayRecord, RunOutcome};
 use crate::store::error::{SqliteContext, StoreError};
 use crate::store::{
-    CommittedRun, FinishedRun, PieceId, RunRecord, RunTime, RunTransition, RunTrigger,
+    CommittedRun, FinishedRun, PieceId, RecordedRun, RunRecord, RunTime, RunTransition,
+    RunTrigger,
 };
-use rusqlite::{Connection, Row, TransactionBehavior, named_params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -78,6 +81,19 @@ fn write(
         what: "run outcome",
         reason: e.to_string(),
     })?;
+    let record = run
+        .record
+        .as_deref()
+        .map(|record| {
+            record
+                .to_json()
+                .map(|json| (record.truncated.is_some(), json))
+        })
+        .transpose()
+        .map_err(|e| StoreError::Corrupt {
+            what: "run record",
+            reason: e.to_string(),
+        })?;
     let key = &run.key;
     tx.prepare_cached(
         "INSERT INTO runs (space, piece_id, trigger, started_at, finished_at, ok, outcome)
@@ -95,6 +111,19 @@ fn write(
     })
     .context("recording a run")?;
     let run_id = tx.last_insert_rowid();
+    if let Some((truncated, json)) = record {
+        tx.prepare_cached(
+            "INSERT INTO run_records (run_id, truncated, record) VALUES (:run_id, :truncated, :record)",
+        )
+        .context("recording a run's record")?
+        .execute(named_params! {
+            ":run_id": run_id,
+            ":truncated": truncated,
+            ":record": json,
+        })
+        .context("recording a run's record")?;
+    }
+    // Pruned rows take their records with them (ON DELETE CASCADE).
     tx.prepare_cached(
         "DELETE FROM runs WHERE space = :space AND piece_id = :piece_id AND id <= (
             SELECT id FROM runs WHERE space = :space AND piece_id = :piece_id
@@ -195,4 +224,42 @@ pub fn recent_times(
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("reading run times")?;
     Ok(times)
+}
+
+/// One run of a piece with its record.
+pub fn recorded(
+    conn: &Connection,
+    space: &str,
+    id: &PieceId,
+    run_id: i64,
+) -> Result<Option<RecordedRun>, StoreError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT runs.id, space, piece_id, trigger, started_at, finished_at, outcome, record
+             FROM runs LEFT JOIN run_records ON run_records.run_id = runs.id
+             WHERE runs.id = :id AND space = :space AND piece_id = :piece_id",
+        )
+        .context("reading a run's record")?
+        .query_row(
+            named_params! { ":id": run_id, ":space": space, ":piece_id": id.as_str() },
+            |row| Ok((from_row(row)?, row.get::<_, Option<Vec<u8>>>("record")?)),
+        )
+        .optional()
+        .context("reading a run's record")?;
+    let Some((run, json)) = found else {
+        return Ok(None);
+    };
+    let record_bytes = json.as_ref().map_or(0, |json| json.len() as u64);
+    let record = json
+        .map(|json| ReplayRecord::from_json(&json))
+        .transpose()
+        .map_err(|reason| StoreError::Corrupt {
+            what: "run record",
+            reason,
+        })?;
+    Ok(Some(RecordedRun {
+        run,
+        record,
+        record_bytes,
+    }))
 }

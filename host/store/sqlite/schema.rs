@@ -71,6 +71,14 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE pieces ADD COLUMN lang TEXT NOT NULL DEFAULT 'javascript'
         CHECK (lang IN ('javascript', 'typescript'));
     ",
+    // 2 -> 3: each run's record for replay, deleted with its history row.
+    "
+    CREATE TABLE run_records (
+        run_id    INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        truncated INTEGER NOT NULL,
+        record    BLOB    NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.
@@ -151,5 +159,47 @@ mod tests {
         assert_eq!((version, lang.as_str()), (SCHEMA_VERSION, "javascript"));
         let refused = conn.execute("UPDATE pieces SET lang = 'python'", []);
         assert!(refused.is_err(), "the column takes only the two languages");
+    }
+
+    #[test]
+    fn a_second_schema_database_gets_run_records_that_go_with_their_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        let mut conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO runs (space, piece_id, trigger, started_at, finished_at, ok, outcome)
+             VALUES ('s', 'p', 'manual', 1, 2, 1, '{}');",
+        )
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 3);
+        // The old run has no record; a record needs a run, and goes with it.
+        let records: i64 = conn
+            .query_row("SELECT count(*) FROM run_records", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(records, 0);
+        let orphan = conn.execute(
+            "INSERT INTO run_records (run_id, truncated, record) VALUES (99, 0, x'7b7d')",
+            [],
+        );
+        assert!(orphan.is_err(), "a record of no run is refused");
+        conn.execute(
+            "INSERT INTO run_records (run_id, truncated, record) VALUES (1, 0, x'7b7d')",
+            [],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM runs WHERE id = 1", []).unwrap();
+        let records: i64 = conn
+            .query_row("SELECT count(*) FROM run_records", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(records, 0, "the record went with its run");
     }
 }
