@@ -80,10 +80,7 @@ pub fn commit(
     let registration = match registrations::get(&tx, key)? {
         None => None,
         Some(mut registration) => {
-            let before = registration.state;
-            registration.state = transition(&before).committed_by(&before, run.claim);
-            registration.updated_at = run.finished_at;
-            disabled_by_this_run = before.is_enabled() && !registration.state.is_enabled();
+            disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
             registrations::store_state(&tx, key, &registration.state, run.finished_at)?;
             Some(registration)
         }
@@ -122,4 +119,17 @@ pub fn recent(
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("reading run history")?;
     Ok(runs)
+}
+
+/// Every run, oldest first (for `store migrate`).
+pub fn all(conn: &Connection) -> Result<Vec<RunRecord>, StoreError> {
+    conn.prepare(
+        "SELECT id, space, piece_id, trigger, started_at, finished_at, outcome FROM runs
+         ORDER BY id",
+    )
+    .context("reading every run")?
+    .query_map([], from_row)
+    .context("reading every run")?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .context("reading every run")
 }
