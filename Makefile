@@ -1,11 +1,22 @@
 # bgwasm's build entry points. `make serve` runs the daemon; `make test` passes
 # the tests. Both first install what is missing (idempotently): Debian's
-# clang-19 toolchain for WASI and the wasm32-wasip2 Rust target.
+# clang-19 toolchain for WASI and the wasm32-wasip2 Rust target; `make test`
+# also Debian's postgresql (the tests start throwaway clusters with it).
 
 SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEBIAN_PACKAGES := clang-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32
+TEST_DEBIAN_PACKAGES := postgresql
+
+# Installs the Debian packages in $(1) that are not installed yet.
+define install-debian
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
 
 export RQUICKJS_SYS_NO_WASI_SDK := 1
 export CC_wasm32_wasip2 := clang-19
@@ -13,20 +24,19 @@ export AR_wasm32_wasip2 := llvm-ar-19
 export CFLAGS_wasm32_wasip2 := --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi
 export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := $(CFLAGS_wasm32_wasip2)
 
-.PHONY: setup build test serve bench bench-against lint fmt clean
+.PHONY: setup test-setup build test serve bench bench-against lint fmt clean
 
 setup:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	$(call install-debian,$(DEBIAN_PACKAGES))
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 build: setup
 	$(CARGO) build --release --locked
 
-test: setup
+test-setup: setup
+	$(call install-debian,$(TEST_DEBIAN_PACKAGES))
+
+test: test-setup
 	$(CARGO) test --release --locked
 	scripts/conformance-on-deno.sh
 

@@ -1,14 +1,110 @@
-//! The SQLite store against a temporary data directory.
+//! The store conformance suite: the same tests, with the same assertions,
+//! against both backends: SQLite in a temporary data directory, and
+//! PostgreSQL in a fresh database of a throwaway cluster
+//! (`tests/common/postgres.rs`). Then what only one backend has: schema
+//! versions and stored values that do not parse, checked with its own SQL.
 
 use super::*;
 use crate::sandbox::{CellChange, ErrorKind, RunError, RunOutcome};
 use std::path::Path;
+
+#[path = "../../tests/common/postgres.rs"]
+mod throwaway_postgres;
 
 const SPACE: &str = "did:key:z6MkSpaceA";
 
 fn open(dir: &Path) -> SqliteStore {
     SqliteStore::open(dir).expect("open store")
 }
+
+/// A backend under test: a fresh store, which can be opened again (as a
+/// restarted daemon would).
+trait Backend: Sized {
+    async fn fresh() -> Self;
+    async fn open(&self) -> Arc<dyn Store>;
+}
+
+struct Sqlite(tempfile::TempDir);
+
+impl Backend for Sqlite {
+    async fn fresh() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(open(self.0.path()))
+    }
+}
+
+struct Postgres(throwaway_postgres::TestDatabase);
+
+impl Postgres {
+    async fn connect(&self) -> PostgresStore {
+        let url: StoreUrl = self.0.url().parse().unwrap();
+        url.open_postgres()
+            .await
+            .expect("open the PostgreSQL store")
+    }
+
+    /// Runs SQL of the test's own on the database, on a connection of its own.
+    async fn sql(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let config: tokio_postgres::Config = self.0.url().parse().unwrap();
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        let rows = client.query(sql, &[]).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+        rows
+    }
+}
+
+impl Backend for Postgres {
+    async fn fresh() -> Self {
+        Self(
+            tokio::task::spawn_blocking(throwaway_postgres::TestDatabase::new)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(self.connect().await)
+    }
+}
+
+/// Runs each listed test (an `async fn(B)` generic over the backend) against
+/// both backends, as `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test::<super::Sqlite>().await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test::<super::Postgres>().await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    pieces_are_content_addressed_and_idempotent,
+    registering_needs_the_piece_and_again_reinitializes,
+    a_successful_run_commits_its_cells_and_a_failed_one_does_not,
+    run_history_keeps_the_newest_fifty,
+    an_unregistered_piece_is_not_resurrected_by_its_last_run,
+    claims_are_exclusive_filtered_and_released_by_their_commit,
+    a_restart_releases_orphaned_claims_and_reports_overdue_pieces,
+    concurrent_claims_never_take_a_registration_twice,
+);
 
 fn outcome(ok: bool) -> RunOutcome {
     RunOutcome {
@@ -43,7 +139,7 @@ fn mark(status: &'static str) -> RunTransition {
     })
 }
 
-async fn piece(store: &SqliteStore, source: &str) -> RegistrationKey {
+async fn piece(store: &dyn Store, source: &str) -> RegistrationKey {
     let added = store
         .add_piece(SPACE, None, source.into(), 1)
         .await
@@ -68,10 +164,9 @@ fn finished(
     }
 }
 
-#[tokio::test]
-async fn pieces_are_content_addressed_and_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn pieces_are_content_addressed_and_idempotent<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
     let first = store.add_piece(SPACE, None, "a".into(), 1).await.unwrap();
     assert!(first.created);
     assert_eq!(first.info.id, PieceId::for_source("a"));
@@ -108,17 +203,16 @@ async fn pieces_are_content_addressed_and_idempotent() {
     assert!(matches!(missing, Err(StoreError::PieceNotFound { .. })));
 }
 
-#[tokio::test]
-async fn registering_needs_the_piece_and_again_reinitializes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn registering_needs_the_piece_and_again_reinitializes<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
     let unknown = RegistrationKey::new(SPACE, PieceId::parse("nope").unwrap());
     assert!(matches!(
         store.register(&unknown, "rss", 1).await,
         Err(StoreError::PieceNotFound { .. })
     ));
 
-    let key = piece(&store, "src").await;
+    let key = piece(&*store, "src").await;
     let created = store.register(&key, "rss", 100).await.unwrap();
     assert_eq!(created.state.status, STATUS_INITIALIZING);
     assert_eq!(
@@ -154,11 +248,10 @@ async fn registering_needs_the_piece_and_again_reinitializes() {
     ));
 }
 
-#[tokio::test]
-async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
+async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
     store.register(&key, "rss", 1).await.unwrap();
 
     let ok = store
@@ -209,11 +302,10 @@ async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not() {
     assert!(!runs[0].outcome.ok && runs[1].outcome.ok, "newest first");
 }
 
-#[tokio::test]
-async fn run_history_keeps_the_newest_fifty() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
+async fn run_history_keeps_the_newest_fifty<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
     let mut last = 0;
     for _ in 0..(RUN_HISTORY_PER_PIECE + 7) {
         last = store
@@ -231,11 +323,10 @@ async fn run_history_keeps_the_newest_fifty() {
     );
 }
 
-#[tokio::test]
-async fn an_unregistered_piece_is_not_resurrected_by_its_last_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
+async fn an_unregistered_piece_is_not_resurrected_by_its_last_run<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
     store.register(&key, "rss", 1).await.unwrap();
     let claimed = store
         .claim_due(5, &IntegrationFilter::all(), 10)
@@ -263,12 +354,11 @@ async fn an_unregistered_piece_is_not_resurrected_by_its_last_run() {
     );
 }
 
-#[tokio::test]
-async fn claims_are_exclusive_filtered_and_released_by_their_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let rss = piece(&store, "rss piece").await;
-    let gmail = piece(&store, "gmail piece").await;
+async fn claims_are_exclusive_filtered_and_released_by_their_commit<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let rss = piece(&*store, "rss piece").await;
+    let gmail = piece(&*store, "gmail piece").await;
     store.register(&rss, "rss", 1).await.unwrap();
     store.register(&gmail, "gmail", 1).await.unwrap();
 
@@ -319,12 +409,11 @@ async fn claims_are_exclusive_filtered_and_released_by_their_commit() {
     );
 }
 
-#[tokio::test]
-async fn a_restart_releases_orphaned_claims_and_reports_overdue_pieces() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_restart_releases_orphaned_claims_and_reports_overdue_pieces<B: Backend>() {
+    let backend = B::fresh().await;
     let key = {
-        let store = open(dir.path());
-        let key = piece(&store, "src").await;
+        let store = backend.open().await;
+        let key = piece(&*store, "src").await;
         store.register(&key, "rss", 1).await.unwrap();
         assert_eq!(
             store
@@ -337,7 +426,7 @@ async fn a_restart_releases_orphaned_claims_and_reports_overdue_pieces() {
         key
         // Dropped with the claim held: as if killed mid-run.
     };
-    let store = open(dir.path());
+    let store = backend.open().await;
     let overdue = store
         .recover_after_restart(1_000, &IntegrationFilter::all())
         .await
@@ -383,6 +472,19 @@ async fn the_schema_version_is_recorded_and_a_newer_one_refused() {
     ));
 }
 
+/// Listing registrations after a piece id was set to `a/b` behind bgwasm's
+/// back fails, naming the column, the value and what the store was doing.
+async fn assert_listing_names_the_bad_piece_id(store: &dyn Store) {
+    let error = store
+        .list_registrations(&RegistrationFilter::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("column piece_id"), "{error}");
+    assert!(error.contains("a/b"), "{error}");
+    assert!(error.contains("listing registrations"), "{error}");
+}
+
 #[tokio::test]
 async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
     let dir = tempfile::tempdir().unwrap();
@@ -393,12 +495,128 @@ async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
     // The CHECK constraint guards `phase`; a piece id has no constraint.
     conn.execute("UPDATE registrations SET piece_id = 'a/b'", [])
         .unwrap();
-    let error = store
-        .list_registrations(&RegistrationFilter::default())
+    assert_listing_names_the_bad_piece_id(&store).await;
+}
+
+async fn concurrent_claims_never_take_a_registration_twice<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let mut keys = Vec::new();
+    for n in 0..40 {
+        let key = piece(&*store, &format!("piece {n}")).await;
+        store.register(&key, "rss", 1).await.unwrap();
+        keys.push(key);
+    }
+    // Two stores on the same data, as two daemons, claiming at once.
+    let other = backend.open().await;
+    let claims = (0..8).map(|n| {
+        let store = if n % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        tokio::spawn(async move { store.claim_due(5, &IntegrationFilter::all(), 7).await })
+    });
+    let mut claimed: Vec<RegistrationKey> = Vec::new();
+    for claim in claims {
+        claimed.extend(claim.await.unwrap().unwrap().into_iter().map(|c| c.key));
+    }
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!(before, claimed.len(), "a registration was claimed twice");
+    keys.sort();
+    assert_eq!(claimed, keys, "8 claims of 7 take all 40");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_records_its_schema_version_and_refuses_a_newer_one() {
+    let backend = Postgres::fresh().await;
+    drop(backend.connect().await);
+    let version: i64 = backend.sql("SELECT max(version) FROM bgwasm_schema").await[0].get(0);
+    assert_eq!(version, super::postgres::SCHEMA_VERSION);
+    backend
+        .sql("INSERT INTO bgwasm_schema (version) VALUES (99)")
+        .await;
+    let url: StoreUrl = backend.0.url().parse().unwrap();
+    let refused = url.open_postgres().await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::NewerPostgresSchema { found: 99, .. })
+        ),
+        "{:?}",
+        refused.err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_nodes_starting_together_migrate_once() {
+    let backend = Postgres::fresh().await;
+    let url: StoreUrl = backend.0.url().parse().unwrap();
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { url.open_postgres().await })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().expect("every node opens the store");
+    }
+    let rows = backend
+        .sql("SELECT count(*), max(version) FROM bgwasm_schema")
+        .await;
+    let (count, version): (i64, i64) = (rows[0].get(0), rows[0].get(1));
+    assert_eq!(
+        (count, version),
+        (
+            super::postgres::SCHEMA_VERSION,
+            super::postgres::SCHEMA_VERSION
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_value_that_does_not_parse_is_an_error_naming_its_column() {
+    let backend = Postgres::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "export default 1").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    backend
+        .sql("UPDATE registrations SET piece_id = 'a/b'")
+        .await;
+    assert_listing_names_the_bad_piece_id(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_export_the_same_snapshot_and_postgres_imports_only_when_empty() {
+    let sqlite = Sqlite::fresh().await;
+    let source = open(sqlite.0.path());
+    let key = piece(&source, "src").await;
+    source.register(&key, "rss", 1).await.unwrap();
+    source
+        .commit_run(finished(&key, true, vec![set("a", "1")], None), mark("x"))
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("column piece_id"), "{error}");
-    assert!(error.contains("a/b"), "{error}");
-    assert!(error.contains("listing registrations"), "{error}");
+        .unwrap();
+    let snapshot = source.export().await.unwrap();
+    assert_eq!(
+        snapshot.summary(),
+        "1 pieces, 1 registrations, 1 runs, 1 cells"
+    );
+
+    let postgres = Postgres::fresh().await;
+    let target = postgres.connect().await;
+    target.import(&snapshot).await.unwrap();
+    assert_eq!(target.export().await.unwrap(), snapshot);
+    let again = target.import(&snapshot).await;
+    assert!(
+        matches!(again, Err(StoreError::TargetNotEmpty { .. })),
+        "{again:?}"
+    );
+    // New runs keep counting after the copied ones.
+    let next = target
+        .commit_run(finished(&key, true, vec![], None), mark("y"))
+        .await
+        .unwrap();
+    assert!(next.run_id > snapshot.runs[0].id);
 }
