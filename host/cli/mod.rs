@@ -11,12 +11,14 @@ mod flags;
 pub mod id;
 mod run_once;
 mod serve;
+mod store;
 
 pub use duration::parse_duration;
 pub use exit::{EXIT_RUN_FAILED, EXIT_USAGE};
 pub use flags::{ClientArgs, EgressArgs, LimitArgs};
 pub use run_once::RunOnceArgs;
 pub use serve::ServeArgs;
+pub use store::{MigrateArgs, StoreCommand};
 
 use crate::client::{ClientError, PieceAction};
 use crate::sandbox::Lang;
@@ -110,6 +112,9 @@ pub enum Command {
     Unregister(PieceTarget),
     /// Run a registered piece now, on the daemon, and show the outcome.
     Run(PieceTarget),
+    /// Manage stores: copy one into another (`store migrate`).
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
     Id(id::IdArgs),
@@ -266,6 +271,10 @@ pub fn main() -> ExitCode {
             PieceAction::Run,
             &target,
         ),
+        Command::Store(StoreCommand::Migrate(args)) => {
+            init_logging(cli.log_format, "warn");
+            store::migrate(&runtime, &args)
+        }
         Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -8,6 +8,7 @@
 //! only clock.
 
 mod error;
+pub mod migrate;
 mod piece_id;
 mod postgres;
 mod records;
