@@ -620,3 +620,62 @@ async fn both_backends_export_the_same_snapshot_and_postgres_imports_only_when_e
         .unwrap();
     assert!(next.run_id > snapshot.runs[0].id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_calls_fail_while_the_database_is_down_and_work_again_when_it_returns() {
+    // A cluster of its own: this test stops it.
+    let cluster = tokio::task::spawn_blocking(throwaway_postgres::PgCluster::start)
+        .await
+        .unwrap();
+    let url = cluster.url("postgres");
+    let store = url.parse::<StoreUrl>().unwrap().open().await.unwrap();
+    let key = piece(&*store, "src").await;
+    store.register(&key, "rss", 1).await.unwrap();
+
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop();
+        cluster
+    })
+    .await
+    .unwrap();
+    let down = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        store.commit_run(finished(&key, true, vec![set("a", "1")], None), mark("x")),
+    )
+    .await
+    .expect("a call fails within its timeouts when the database is down");
+    let error = down.expect_err("no commit without a database").to_string();
+    assert!(error.contains("committing a run"), "{error}");
+
+    let _cluster = tokio::task::spawn_blocking(move || {
+        cluster.start_server();
+        cluster
+    })
+    .await
+    .unwrap();
+    // The pool drops the dead connections and opens new ones.
+    let mut back = None;
+    for _ in 0..50 {
+        match store.counts().await {
+            Ok(counts) => {
+                back = Some(counts);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    let counts = back.expect("the store works again once the database is back");
+    assert_eq!(
+        (counts.registrations, counts.runs, counts.cells),
+        (1, 0, 0),
+        "the failed commit left nothing"
+    );
+    store
+        .commit_run(finished(&key, true, vec![set("a", "1")], None), mark("x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_cell(SPACE, "a").await.unwrap().as_deref(),
+        Some("1")
+    );
+}

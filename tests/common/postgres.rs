@@ -134,22 +134,8 @@ impl PgCluster {
         // try a few.
         for attempt in 0.. {
             cluster.port = free_port();
-            let mut start = cluster.command("pg_ctl");
-            start
-                .arg("-D")
-                .arg(cluster.data_dir())
-                .arg("-l")
-                .arg(cluster.dir.path().join("server.log"))
-                .arg("-o")
-                .arg(format!(
-                    "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-                    cluster.port,
-                    cluster.dir.path().display()
-                ))
-                .args(["-w", "-t", "30", "start"]);
-            let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_bounded(start, "pg_ctl start", STEP_TIMEOUT)
-            }));
+            let started =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cluster.start_server()));
             match started {
                 Ok(()) => break,
                 Err(panic) if attempt >= 3 => std::panic::resume_unwind(panic),
@@ -195,8 +181,26 @@ impl PgCluster {
         self.dir.path()
     }
 
+    /// Starts the server on `self.port` (again, after [`Self::stop`]).
+    pub fn start_server(&self) {
+        let mut start = self.command("pg_ctl");
+        start
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.dir.path().join("server.log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                self.port,
+                self.dir.path().display()
+            ))
+            .args(["-w", "-t", "30", "start"]);
+        run_bounded(start, "pg_ctl start", STEP_TIMEOUT);
+    }
+
     /// Stops the server at once (as a crash would), within a deadline.
-    fn stop(&self) {
+    pub fn stop(&self) {
         let mut stop = self.command("pg_ctl");
         stop.arg("-D")
             .arg(self.data_dir())
