@@ -50,18 +50,24 @@ pub fn integration_names(filter: &IntegrationFilter) -> Option<Vec<String>> {
     filter.names().map(<[String]>::to_vec)
 }
 
-/// A registration, if there is one; `FOR UPDATE` locks its row until the
-/// transaction ends.
+/// The query of one registration by `$1` space and `$2` piece id; `FOR
+/// UPDATE` locks its row until the transaction ends.
+pub fn select_sql(for_update: bool) -> String {
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    format!("SELECT {COLUMNS} FROM registrations WHERE space = $1 AND piece_id = $2{lock}")
+}
+
+/// A registration, if there is one.
 async fn select(
     client: &impl GenericClient,
     key: &RegistrationKey,
     for_update: bool,
 ) -> Result<Option<Registration>, StoreError> {
     const CONTEXT: &str = "reading a registration";
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    let sql =
-        format!("SELECT {COLUMNS} FROM registrations WHERE space = $1 AND piece_id = $2{lock}");
-    let statement = client.prepare_cached(&sql).await.context(CONTEXT)?;
+    let statement = client
+        .prepare_cached(&select_sql(for_update))
+        .await
+        .context(CONTEXT)?;
     client
         .query_opt(&statement, &[&key.space, &key.piece_id.as_str()])
         .await

@@ -10,6 +10,7 @@ use crate::store::{
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 const COLUMNS: &str = "id, space, piece_id, trigger, started_at, finished_at, outcome";
 
@@ -49,29 +50,16 @@ pub async fn commit(
     const CONTEXT: &str = "committing a run";
     let outcome = outcome_json(&run.outcome)?;
     let key = &run.key;
+    // Statements are prepared once per connection (cached); the three that
+    // do not depend on each other are then sent together, pipelined on the
+    // connection in this order, so a commit waits for four round trips
+    // (BEGIN, these, the registration's update, COMMIT), not seven.
     let insert = client
         .prepare_cached(
             "INSERT INTO runs (space, piece_id, trigger, started_at, finished_at, ok, outcome)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .await
-        .context(CONTEXT)?;
-    let run_id: i64 = client
-        .query_one(
-            &insert,
-            &[
-                &key.space,
-                &key.piece_id.as_str(),
-                &run.trigger.as_str(),
-                &run.started_at,
-                &run.finished_at,
-                &run.outcome.ok,
-                &outcome,
-            ],
-        )
-        .await
-        .context(CONTEXT)?
-        .try_get(0)
         .context(CONTEXT)?;
     let prune = client
         .prepare_cached(
@@ -81,17 +69,33 @@ pub async fn commit(
         )
         .await
         .context("pruning run history")?;
-    client
-        .execute(
-            &prune,
-            &[
-                &key.space,
-                &key.piece_id.as_str(),
-                &(RUN_HISTORY_PER_PIECE as i64),
-            ],
-        )
+    let select = client
+        .prepare_cached(&registrations::select_sql(true))
         .await
-        .context("pruning run history")?;
+        .context(CONTEXT)?;
+    let kept = RUN_HISTORY_PER_PIECE as i64;
+    let (piece_id, trigger) = (key.piece_id.as_str(), run.trigger.as_str());
+    let run_row: [&(dyn ToSql + Sync); 7] = [
+        &key.space,
+        &piece_id,
+        &trigger,
+        &run.started_at,
+        &run.finished_at,
+        &run.outcome.ok,
+        &outcome,
+    ];
+    let prune_row: [&(dyn ToSql + Sync); 3] = [&key.space, &piece_id, &kept];
+    let key_row: [&(dyn ToSql + Sync); 2] = [&key.space, &piece_id];
+    let (inserted, _, stored) = futures::try_join!(
+        client.query_one(&insert, &run_row),
+        client.execute(&prune, &prune_row),
+        client.query_opt(&select, &key_row),
+    )
+    .context(CONTEXT)?;
+    let run_id: i64 = inserted.try_get(0).context(CONTEXT)?;
+    let stored = stored
+        .map(|row| registrations::from_row(&row, CONTEXT))
+        .transpose()?;
 
     // A failed run's writes are dropped whole: the cells stay as they were.
     let cells_applied = run.outcome.ok;
@@ -102,7 +106,7 @@ pub async fn commit(
     // Only an existing registration is updated: an unregistered piece's run
     // is recorded but does not bring the registration back.
     let mut disabled_by_this_run = false;
-    let registration = match registrations::get_for_update(client, key).await? {
+    let registration = match stored {
         None => None,
         Some(mut registration) => {
             disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
