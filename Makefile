@@ -1,12 +1,13 @@
 # bgwasm's build entry points. `make serve` runs the daemon; `make test` passes
 # the tests. Both first install what is missing (idempotently): Debian's
-# clang-19 toolchain for WASI and the wasm32-wasip2 Rust target.
+# clang-19 toolchain for WASI and the wasm32-wasip2 Rust target; `make test`
+# also Debian's postgresql (the tests start throwaway clusters with it).
 
 SHELL := /bin/bash
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 DEBIAN_PACKAGES := clang-19 llvm-19 wasi-libc libclang-rt-19-dev-wasm32
-TEST_DEBIAN_PACKAGES := chromium
+TEST_DEBIAN_PACKAGES := chromium postgresql
 
 export RQUICKJS_SYS_NO_WASI_SDK := 1
 export CC_wasm32_wasip2 := clang-19
@@ -30,7 +31,8 @@ setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 # What the tests need besides: Chromium and playwright-core for the
-# dashboard's browser test (tests/dashboard.rs).
+# dashboard's browser test (tests/dashboard.rs), and PostgreSQL's server for
+# the store tests on PostgreSQL (each starts a throwaway cluster).
 setup-test: setup
 	$(call apt_install,$(TEST_DEBIAN_PACKAGES))
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }

@@ -4,8 +4,11 @@
 //!
 //! `cargo bench --bench daemon` (about 2.5 minutes). `BGWASM_BENCH_INTERVAL=20s`
 //! runs a shorter version; `BGWASM_BENCH_SPACES` and `BGWASM_BENCH_PIECES`
-//! change the shape, and `BGWASM_BENCH_WINDOW=10s` measures for longer (at a
-//! short interval, to find the sustained maximum). It wires the same parts `bgwasm serve` does, in this
+//! change the shape, `BGWASM_BENCH_WINDOW=10s` measures for longer (at a
+//! short interval, to find the sustained maximum), and
+//! `BGWASM_BENCH_STORE=postgres://user@host:port/db` runs it on an empty
+//! PostgreSQL database instead of a temporary SQLite one. It wires the same
+//! parts `bgwasm serve` does, in this
 //! process (the HTTP server, idle here, is left out).
 //!
 //! Lateness is how long after its due time a run started. The due time of a
@@ -15,7 +18,7 @@
 
 use bgwasm::sandbox::{EngineOptions, Limits, SandboxEngine, SandboxPool};
 use bgwasm::scheduler::{RetryPolicy, Scheduler, SchedulerConfig};
-use bgwasm::store::{RegistrationKey, SqliteStore, Store};
+use bgwasm::store::{RegistrationKey, StoreUrl};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,7 +60,14 @@ async fn bench() {
         .max(interval * 2);
 
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let store_url = match std::env::var("BGWASM_BENCH_STORE") {
+        Ok(url) => url
+            .parse::<StoreUrl>()
+            .expect("BGWASM_BENCH_STORE is a store URL"),
+        Err(_) => StoreUrl::sqlite(dir.path()),
+    };
+    let store = store_url.open().await.unwrap();
+    println!("store {store_url}");
     let seeding = Instant::now();
     let mut keys = Vec::with_capacity(spaces * per_space);
     for s in 0..spaces {
@@ -181,7 +191,7 @@ async fn bench() {
     let commits = scheduler.commit_stats();
     println!(
         "{:<46} {:.0} commits/s, {:.1} runs per commit",
-        "SQLite run commits (group commit)",
+        "run commits (group commit)",
         commits.groups as f64 / elapsed.as_secs_f64(),
         commits.runs as f64 / commits.groups.max(1) as f64
     );

@@ -6,7 +6,7 @@ use crate::sandbox::{
     SandboxError, SpaceSandbox,
 };
 use crate::scheduler::{Clock, RetryPolicy, after_run};
-use crate::store::{FinishedRun, PieceId, RegistrationKey, RunTrigger, SqliteStore, Store};
+use crate::store::{FinishedRun, PieceId, RegistrationKey, RunTrigger, StoreUrl};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,16 +15,16 @@ use std::sync::Arc;
 /// What to run and how, as the command line decided it.
 #[derive(Debug, Clone)]
 pub struct RunOnceOptions {
-    /// A .js or .ts file, or with `data_dir` the id of a stored piece.
+    /// A .js or .ts file, or with `store` the id of a stored piece.
     pub piece: String,
     /// The file's language; by default its extension says (`.ts` and `.mts`
     /// are TypeScript). A stored piece has its own.
     pub lang: Option<Lang>,
-    /// The space the piece runs in; with `data_dir`, a name or a did:key.
+    /// The space the piece runs in; with `store`, a name or a did:key.
     pub space: String,
-    /// Run a piece stored in this daemon data directory.
-    pub data_dir: Option<PathBuf>,
-    /// With `data_dir`: commit the run as a manual run.
+    /// Run a piece stored in this store.
+    pub store: Option<StoreUrl>,
+    /// With `store`: commit the run as a manual run.
     pub commit: bool,
     /// The event passed to the handler.
     pub event: serde_json::Value,
@@ -83,8 +83,8 @@ pub async fn run(args: &RunOnceOptions, out: &mut dyn Write) -> Result<bool, Run
         ..EngineOptions::default()
     })
     .await?;
-    match &args.data_dir {
-        Some(data_dir) => run_stored(args, data_dir, engine, &args.event, out).await,
+    match &args.store {
+        Some(store) => run_stored(args, store, engine, &args.event, out).await,
         None => run_file(args, engine, &args.event, out).await,
     }
 }
@@ -125,7 +125,7 @@ async fn run_file(
 /// Runs a piece stored in a daemon's data directory against its stored cells.
 async fn run_stored(
     args: &RunOnceOptions,
-    data_dir: &Path,
+    store_url: &StoreUrl,
     engine: Arc<SandboxEngine>,
     event: &serde_json::Value,
     out: &mut dyn Write,
@@ -136,24 +136,17 @@ async fn run_stored(
         .to_string();
     let piece_id =
         PieceId::parse(&args.piece).map_err(|e| RunOnceError::Stored(format!("PIECE: {e}")))?;
-    let dir = data_dir.to_owned();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+    let store = store_url
+        .open()
         .await
-        .map_err(|e| RunOnceError::Stored(e.to_string()))?
-        .map_err(|e| {
-            RunOnceError::Stored(format!(
-                "cannot open the store in {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        .map_err(|e| RunOnceError::Stored(format!("cannot open the store {store_url}: {e}")))?;
     let stored = store
         .get_piece(&space, &piece_id)
         .await
         .map_err(|e| RunOnceError::Stored(e.to_string()))?
         .ok_or_else(|| {
             RunOnceError::Stored(format!(
-                "no piece {piece_id} in space {space} in {}; list them with `bgwasm status --space {}`",
-                data_dir.display(),
+                "no piece {piece_id} in space {space} in {store_url}; list them with `bgwasm status --space {}`",
                 args.space
             ))
         })?;

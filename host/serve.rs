@@ -10,18 +10,17 @@ use crate::sandbox::{
     CellSource, EgressPolicy, EngineOptions, Limits, Piece, RunReport, SandboxEngine, SandboxPool,
 };
 use crate::scheduler::{PieceRunner, Scheduler, SchedulerConfig};
-use crate::store::{SqliteStore, Store};
+use crate::store::StoreUrl;
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What the daemon runs with, as the command line decided it.
 pub struct ServeConfig {
-    /// Where the SQLite database lives (created if missing).
-    pub data_dir: PathBuf,
+    /// The store (created and migrated if needed).
+    pub store: StoreUrl,
     /// The address of the HTTP API.
     pub listen: SocketAddr,
     /// Where `GET /metrics` is served, if anywhere (`--metrics-listen`).
@@ -61,11 +60,11 @@ impl PieceRunner for SandboxPool {
 
 /// Runs the daemon until SIGINT or SIGTERM, then stops gracefully.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let data_dir = config.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&data_dir))
-        .await?
-        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = config
+        .store
+        .open()
+        .await
+        .with_context(|| format!("opening the store {}", config.store))?;
     let daemon_did = config.operator.did();
     let verifier = Verifier::new(daemon_did, daemon_did);
     if config.insecure_open_registration {
@@ -130,7 +129,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         listen = %config.listen,
         metrics_listen = ?config.metrics_listen,
         did = %daemon_did,
-        data_dir = %config.data_dir.display(),
+        store = %config.store,
         interval = %humantime::format_duration(scheduler_config.policy.interval),
         concurrency = scheduler_config.concurrency.get(),
         integrations = ?scheduler_config.integrations.names().unwrap_or_default(),

@@ -98,7 +98,7 @@ if [ -n "$daemon_shapes" ]; then
     f="$out/daemon-$shape"
     runs=$(grep -m1 '^runs sustained' "$f" | grep -oE '[0-9]+ runs/s' | cut -d' ' -f1)
     late=$(grep -m1 '^lateness' "$f" | sed -E 's/.*p50 ([0-9]+) ms, p99 ([0-9]+) ms.*/\1 \/ \2 ms/')
-    commits=$(grep -m1 '^SQLite run commits' "$f" | grep -oE '[0-9]+ commits/s' | cut -d' ' -f1)
+    commits=$(grep -m1 '^run commits' "$f" | grep -oE '[0-9]+ commits/s' | cut -d' ' -f1)
     rss=$(grep -m1 '^peak RSS' "$f" | grep -oE '[0-9]+ MiB')
     printf '| %-24s | %10s | %18s | %10s | %9s |\n' "$shape" "$runs" "$late" "$commits" "$rss"
   done

@@ -54,9 +54,21 @@ impl From<StoreError> for ApiError {
             }
             StoreError::PieceIdTaken { .. } => StatusCode::CONFLICT,
             StoreError::InvalidPieceId(_) => StatusCode::BAD_REQUEST,
+            // The database is unreachable: the client may retry later.
+            StoreError::PostgresPool { .. } => {
+                tracing::error!(%error, "the store failed while serving a request");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             StoreError::DataDir { .. }
             | StoreError::NewerSchema { .. }
+            | StoreError::NewerPostgresSchema { .. }
             | StoreError::Sqlite { .. }
+            | StoreError::Postgres { .. }
+            | StoreError::PostgresSetup { .. }
+            | StoreError::BadColumn { .. }
+            | StoreError::TargetNotEmpty { .. }
+            | StoreError::CellReaderThread { .. }
+            | StoreError::CellReaderGone { .. }
             | StoreError::Corrupt { .. }
             | StoreError::GroupCommitFailed { .. }
             | StoreError::TaskFailed { .. } => {

@@ -13,6 +13,7 @@ mod replay;
 mod run_once;
 mod runs;
 mod serve;
+mod store;
 
 pub use duration::parse_duration;
 pub use exit::{EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE};
@@ -21,6 +22,7 @@ pub use replay::ReplayArgs;
 pub use run_once::RunOnceArgs;
 pub use runs::RunsArgs;
 pub use serve::ServeArgs;
+pub use store::{MigrateArgs, StoreCommand};
 
 use crate::client::{ClientError, PieceAction};
 use crate::sandbox::Lang;
@@ -127,6 +129,9 @@ pub enum Command {
         #[arg(long, value_name = "SPACE")]
         space: Option<String>,
     },
+    /// Manage stores: copy one into another (`store migrate`).
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print the did:key of a passphrase or keyfile, derive child keys, or make
     /// a new keyfile.
     Id(id::IdArgs),
@@ -311,6 +316,10 @@ pub fn main() -> ExitCode {
                 .map(|()| true)
         }),
         Command::Replay(args) => replay::main(&runtime, &cli.client, cli.log_format, &args),
+        Command::Store(StoreCommand::Migrate(args)) => {
+            init_logging(cli.log_format, "warn");
+            store::migrate(&runtime, &args)
+        }
         Command::Id(args) => match id::run(&args, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -1,6 +1,7 @@
 //! `bgwasm run-once`'s flags, and the options they make.
 
 use super::flags::{EgressArgs, LimitArgs};
+use super::store::store_url;
 use crate::run_once::{RunOnceError, RunOnceOptions};
 use crate::sandbox::Lang;
 use clap::Args;
@@ -12,27 +13,34 @@ use std::path::PathBuf;
     bgwasm run-once loop.js --fuel 1000000 --json\n  \
     bgwasm run-once feed.ts   a TypeScript piece: its types are stripped, not checked\n  \
     bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice   a stored piece, its stored cells\n  \
-    bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice --commit")]
+    bgwasm run-once 56d0caf42c2aa075 --data-dir bgwasm-data --space alice --commit\n  \
+    bgwasm run-once 56d0caf42c2aa075 --store postgres://bgwasm@db:5432/bgwasm --space alice")]
 pub struct RunOnceArgs {
     /// The piece: a .js or .ts file that exports `bgUpdater(event, ctx)`;
-    /// with --data-dir, the id of a piece stored there.
+    /// with --store or --data-dir, the id of a piece stored there.
     #[arg(value_name = "PIECE")]
     pub piece: String,
     /// The file's language, `js` or `ts`; by default its extension says
     /// (`.ts` and `.mts` are TypeScript).
-    #[arg(long, value_name = "LANG", conflicts_with = "data_dir")]
+    #[arg(long, value_name = "LANG", conflicts_with_all = ["data_dir", "store"])]
     pub lang: Option<Lang>,
-    /// The space the piece runs in (`ctx.space`). With --data-dir, a space
+    /// The space the piece runs in (`ctx.space`). With a store, a space
     /// name (derived as the reference does) or a did:key.
     #[arg(long, value_name = "NAME", default_value = "run-once")]
     pub space: String,
     /// Run a piece stored in this daemon data directory, against the space's
     /// stored cells. Nothing is written unless --commit.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["cells", "write_cells"])]
+    /// Same as --store sqlite://DIR.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cells", "write_cells", "store"])]
     pub data_dir: Option<PathBuf>,
-    /// With --data-dir: commit the run as a manual run: its history, the
+    /// Run a piece stored in this store (`sqlite:///path/to/data-dir` or
+    /// `postgres://user@host:port/database`), against the space's stored
+    /// cells. Nothing is written unless --commit.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["cells", "write_cells"])]
+    pub store: Option<String>,
+    /// With a store: commit the run as a manual run: its history, the
     /// registration's status and, if it succeeded, its cell writes.
-    #[arg(long, requires = "data_dir")]
+    #[arg(long)]
     pub commit: bool,
     /// The event passed to the handler, as JSON.
     #[arg(long, value_name = "JSON", default_value = "{}")]
@@ -55,11 +63,18 @@ pub struct RunOnceArgs {
 impl RunOnceArgs {
     /// The options, with the limits checked and the event parsed.
     pub fn options(&self) -> Result<RunOnceOptions, RunOnceError> {
+        let store = store_url(self.store.as_deref(), self.data_dir.as_deref(), false)
+            .map_err(|e| RunOnceError::Stored(e.to_string()))?;
+        if self.commit && store.is_none() {
+            return Err(RunOnceError::Stored(
+                "--commit needs a store to commit to: add --store URL or --data-dir DIR".into(),
+            ));
+        }
         Ok(RunOnceOptions {
             piece: self.piece.clone(),
             lang: self.lang,
             space: self.space.clone(),
-            data_dir: self.data_dir.clone(),
+            store,
             commit: self.commit,
             event: serde_json::from_str(&self.event).map_err(RunOnceError::Event)?,
             cells: self.cells.clone(),

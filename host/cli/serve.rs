@@ -2,34 +2,40 @@
 
 use super::duration::parse_duration;
 use super::flags::{EgressArgs, LimitArgs};
+use super::store::store_url;
 use crate::api;
 use crate::identity::operator_identity_from_env;
 use crate::scheduler::{GroupCommit, RetryPolicy, SchedulerConfig};
 use crate::serve::ServeConfig;
-use crate::store::IntegrationFilter;
+use crate::store::{IntegrationFilter, StoreUrl};
 use clap::Args;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The data directory of the embedded store when nothing else is given.
+const DEFAULT_DATA_DIR: &str = "bgwasm-data";
+
 #[derive(Debug, Clone, Args)]
 #[command(
     after_help = "Examples:\n  bgwasm serve                                   data in ./bgwasm-data, API on 127.0.0.1:8000\n  \
     bgwasm serve --data-dir /var/lib/bgwasm --listen 0.0.0.0:8000 --concurrency 64\n  \
+    bgwasm serve --store postgres://bgwasm@db.internal:5432/bgwasm   several daemons, one database\n  \
     bgwasm serve --integration gmail --integration gcal   serve only these integrations\n  \
     bgwasm serve --interval 200ms                  a fast schedule, for tests\n  \
     bgwasm serve --metrics-listen 127.0.0.1:9464   Prometheus metrics at http://127.0.0.1:9464/metrics"
 )]
 pub struct ServeArgs {
-    /// Where the SQLite database lives (created if missing).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "bgwasm-data",
-        env = "BGWASM_DATA_DIR"
-    )]
-    pub data_dir: PathBuf,
+    /// The store: `sqlite:///path/to/data-dir` (embedded) or
+    /// `postgres://user@host:port/database` (shared by several daemons).
+    /// Without it: --data-dir, else $DATABASE_URL, else ./bgwasm-data.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// Where the embedded SQLite database lives (created if missing); the
+    /// same as --store sqlite://DIR [default: bgwasm-data].
+    #[arg(long, value_name = "DIR", env = "BGWASM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The address of the HTTP API.
     #[arg(
         long,
@@ -113,8 +119,10 @@ impl ServeArgs {
                 self.listen
             );
         }
+        let store = store_url(self.store.as_deref(), self.data_dir.as_deref(), true)?
+            .unwrap_or_else(|| StoreUrl::sqlite(DEFAULT_DATA_DIR));
         Ok(ServeConfig {
-            data_dir: self.data_dir.clone(),
+            store,
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             scheduler: SchedulerConfig {

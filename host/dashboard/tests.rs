@@ -39,6 +39,7 @@ impl PieceRunner for Fails {
                     ..RunOutcome::default()
                 },
                 cell_changes: vec![],
+                record: None,
             }
         })
     }

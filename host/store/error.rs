@@ -45,6 +45,57 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
+    #[error(
+        "the PostgreSQL database {database} has schema version {found}, newer than this bgwasm \
+         supports ({supported}); run a newer bgwasm or point --store elsewhere"
+    )]
+    NewerPostgresSchema {
+        database: String,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error("PostgreSQL error while {context}: {}", describe_postgres(source))]
+    Postgres {
+        context: &'static str,
+        source: tokio_postgres::Error,
+    },
+
+    #[error(
+        "no PostgreSQL connection while {context}: {}; check that the database is up and \
+         reachable (bgwasm retries)",
+        describe_pool(source)
+    )]
+    PostgresPool {
+        context: &'static str,
+        source: deadpool_postgres::PoolError,
+    },
+
+    #[error(
+        "while {context}: stored column {column} does not parse: {reason}; the database was \
+         modified outside bgwasm"
+    )]
+    BadColumn {
+        context: &'static str,
+        column: &'static str,
+        reason: String,
+    },
+
+    #[error(
+        "the target store already holds data ({found}); `store migrate` copies only into an \
+         empty store, so nothing is merged or overwritten: point --to at a new database"
+    )]
+    TargetNotEmpty { found: String },
+
+    #[error("cannot set up the PostgreSQL connection pool: {reason}")]
+    PostgresSetup { reason: String },
+
+    #[error("cannot start the thread that reads cells for running pieces: {source}")]
+    CellReaderThread { source: std::io::Error },
+
+    #[error("the PostgreSQL cell reader could not start: {reason}")]
+    CellReaderGone { reason: String },
+
     #[error("stored {what} is corrupt: {reason}; the database was modified outside bgwasm")]
     Corrupt { what: &'static str, reason: String },
 
@@ -66,5 +117,35 @@ pub(crate) trait SqliteContext<T> {
 impl<T> SqliteContext<T> for Result<T, rusqlite::Error> {
     fn context(self, context: &'static str) -> Result<T, StoreError> {
         self.map_err(|source| StoreError::Sqlite { context, source })
+    }
+}
+
+/// A PostgreSQL error with its server-side message (`tokio_postgres::Error`
+/// shows only "db error" on its own).
+fn describe_postgres(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
+}
+
+fn describe_pool(error: &deadpool_postgres::PoolError) -> String {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => describe_postgres(error),
+        other => other.to_string(),
+    }
+}
+
+/// Attaches what the store was doing to a PostgreSQL error.
+pub(crate) trait PostgresContext<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> PostgresContext<T> for Result<T, tokio_postgres::Error> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Postgres { context, source })
     }
 }

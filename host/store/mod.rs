@@ -2,18 +2,24 @@
 //! run history, and each space's cells.
 //!
 //! [`Store`] is what the scheduler and the API use, so a server-backed store
-//! can replace the embedded [`SqliteStore`] without touching either. Callers
+//! can replace the embedded [`SqliteStore`] without touching either: [`PostgresStore`]
+//! is that one, and [`StoreUrl`] says which a command opens. Callers
 //! pass the time (`now`) in, so the scheduler's clock (paused in tests) is the
 //! only clock.
 
 mod error;
+pub mod migrate;
 mod piece_id;
+mod postgres;
 mod records;
 mod registration;
+mod snapshot;
 mod sqlite;
+mod url;
 
 pub use error::StoreError;
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
+pub use postgres::PostgresStore;
 pub use records::{
     AddedPiece, ClaimedRun, CommittedRun, FinishedRun, IntegrationFilter, PhaseCounts, PieceInfo,
     PieceSource, RecordedRun, RegistrationFilter, RegistrationPage, RunRecord, RunTime,
@@ -23,7 +29,9 @@ pub use registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
     STATUS_DISABLED_VIA_UI, STATUS_INITIALIZING, STATUS_REINITIALIZING, STATUS_SUCCESS,
 };
+pub use snapshot::{CellRow, Snapshot};
 pub use sqlite::{DATABASE_FILE, RUN_HISTORY_PER_PIECE, SqliteStore};
+pub use url::{StoreUrl, StoreUrlError};
 
 use crate::sandbox::CellSource;
 use futures::future::BoxFuture;

@@ -47,7 +47,7 @@ impl<T: Into<Arc<str>>> From<T> for PieceSource {
 }
 
 /// A piece with its source, as a run needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPiece {
     pub info: PieceInfo,
     pub source: Arc<str>,
@@ -276,4 +276,17 @@ impl PhaseCounts {
         }
         counts
     }
+}
+
+impl StoreCounts {
+    /// The query both backends count with: plain SQL that SQLite and
+    /// PostgreSQL read alike, one column per field.
+    pub(crate) const QUERY: &'static str = "SELECT
+        (SELECT count(DISTINCT space) FROM pieces) AS spaces,
+        (SELECT count(*) FROM pieces) AS pieces,
+        (SELECT count(*) FROM registrations) AS registrations,
+        (SELECT count(*) FROM registrations WHERE disabled_at = 0) AS enabled,
+        (SELECT count(*) FROM registrations WHERE phase = 'dispatched') AS dispatched,
+        (SELECT count(*) FROM runs) AS runs,
+        (SELECT count(*) FROM cells) AS cells";
 }

@@ -16,7 +16,7 @@
 //! keeps it `Dispatched`: the run in flight still owns it, and its commit
 //! settles the phase. That is what keeps a piece from running twice at once.
 
-use super::PieceId;
+use super::{PieceId, RunTransition};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch: every timestamp the store keeps.
@@ -244,6 +244,24 @@ pub struct Registration {
 impl Registration {
     pub fn key(&self) -> RegistrationKey {
         RegistrationKey::new(self.space.clone(), self.piece_id.clone())
+    }
+
+    /// A run's commit applied to the stored registration: its transition, the
+    /// claim settled (see [`RegistrationState::committed_by`]) and
+    /// `updated_at` moved to when it finished. Returns whether this run
+    /// disabled it.
+    pub fn commit_run(
+        &mut self,
+        transition: &RunTransition,
+        claim: Option<ClaimToken>,
+        finished_at: EpochMillis,
+    ) -> bool {
+        let before = &self.state;
+        let after = transition(before).committed_by(before, claim);
+        let disabled_by_this_run = before.is_enabled() && !after.is_enabled();
+        self.state = after;
+        self.updated_at = finished_at;
+        disabled_by_this_run
     }
 }
 

@@ -1,14 +1,115 @@
-//! The SQLite store against a temporary data directory.
+//! The store conformance suite: the same tests, with the same assertions,
+//! against both backends: SQLite in a temporary data directory, and
+//! PostgreSQL in a fresh database of a throwaway cluster
+//! (`tests/common/postgres.rs`). Then what only one backend has: schema
+//! versions and stored values that do not parse, checked with its own SQL.
 
 use super::*;
 use crate::sandbox::{CellChange, ErrorKind, RunError, RunOutcome};
 use std::path::Path;
+
+#[path = "../../tests/common/postgres.rs"]
+mod throwaway_postgres;
 
 const SPACE: &str = "did:key:z6MkSpaceA";
 
 fn open(dir: &Path) -> SqliteStore {
     SqliteStore::open(dir).expect("open store")
 }
+
+/// A backend under test: a fresh store, which can be opened again (as a
+/// restarted daemon would).
+trait Backend: Sized {
+    async fn fresh() -> Self;
+    async fn open(&self) -> Arc<dyn Store>;
+}
+
+struct Sqlite(tempfile::TempDir);
+
+impl Backend for Sqlite {
+    async fn fresh() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(open(self.0.path()))
+    }
+}
+
+struct Postgres(throwaway_postgres::TestDatabase);
+
+impl Postgres {
+    async fn connect(&self) -> PostgresStore {
+        let url: StoreUrl = self.0.url().parse().unwrap();
+        url.open_postgres()
+            .await
+            .expect("open the PostgreSQL store")
+    }
+
+    /// Runs SQL of the test's own on the database, on a connection of its own.
+    async fn sql(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let config: tokio_postgres::Config = self.0.url().parse().unwrap();
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        let rows = client.query(sql, &[]).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+        rows
+    }
+}
+
+impl Backend for Postgres {
+    async fn fresh() -> Self {
+        Self(
+            tokio::task::spawn_blocking(throwaway_postgres::TestDatabase::new)
+                .await
+                .unwrap(),
+        )
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(self.connect().await)
+    }
+}
+
+/// Runs each listed test (an `async fn(B)` generic over the backend) against
+/// both backends, as `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test::<super::Sqlite>().await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test::<super::Postgres>().await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    pieces_are_content_addressed_and_idempotent,
+    registering_needs_the_piece_and_again_reinitializes,
+    a_successful_run_commits_its_cells_and_a_failed_one_does_not,
+    run_history_keeps_the_newest_fifty,
+    an_unregistered_piece_is_not_resurrected_by_its_last_run,
+    claims_are_exclusive_filtered_and_released_by_their_commit,
+    a_restart_releases_orphaned_claims_and_reports_overdue_pieces,
+    concurrent_claims_never_take_a_registration_twice,
+    a_group_commit_applies_its_runs_in_order_as_single_commits_would,
+    run_records_are_kept_and_pruned_with_their_runs,
+    registrations_are_counted_by_phase_as_the_listing_says,
+    registrations_come_in_pages_with_their_total,
+    run_times_are_the_newest_runs_in_brief,
+);
 
 fn outcome(ok: bool) -> RunOutcome {
     RunOutcome {
@@ -43,7 +144,7 @@ fn mark(status: &'static str) -> RunTransition {
     })
 }
 
-async fn piece(store: &SqliteStore, source: &str) -> RegistrationKey {
+async fn piece(store: &dyn Store, source: &str) -> RegistrationKey {
     let added = store
         .add_piece(SPACE, None, source.into(), 1)
         .await
@@ -69,10 +170,9 @@ fn finished(
     }
 }
 
-#[tokio::test]
-async fn pieces_are_content_addressed_and_idempotent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn pieces_are_content_addressed_and_idempotent<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
     let first = store.add_piece(SPACE, None, "a".into(), 1).await.unwrap();
     assert!(first.created);
     assert_eq!(first.info.id, PieceId::for_source("a"));
@@ -109,17 +209,16 @@ async fn pieces_are_content_addressed_and_idempotent() {
     assert!(matches!(missing, Err(StoreError::PieceNotFound { .. })));
 }
 
-#[tokio::test]
-async fn registering_needs_the_piece_and_again_reinitializes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn registering_needs_the_piece_and_again_reinitializes<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
     let unknown = RegistrationKey::new(SPACE, PieceId::parse("nope").unwrap());
     assert!(matches!(
         store.register(&unknown, "rss", 1).await,
         Err(StoreError::PieceNotFound { .. })
     ));
 
-    let key = piece(&store, "src").await;
+    let key = piece(&*store, "src").await;
     let created = store.register(&key, "rss", 100).await.unwrap();
     assert_eq!(created.state.status, STATUS_INITIALIZING);
     assert_eq!(
@@ -155,11 +254,10 @@ async fn registering_needs_the_piece_and_again_reinitializes() {
     ));
 }
 
-#[tokio::test]
-async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
+async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
     store.register(&key, "rss", 1).await.unwrap();
 
     let ok = store
@@ -210,12 +308,400 @@ async fn a_successful_run_commits_its_cells_and_a_failed_one_does_not() {
     assert!(!runs[0].outcome.ok && runs[1].outcome.ok, "newest first");
 }
 
+async fn run_history_keeps_the_newest_fifty<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
+    let mut last = 0;
+    for _ in 0..(RUN_HISTORY_PER_PIECE + 7) {
+        last = store
+            .commit_run(finished(&key, true, vec![], None), mark("x"))
+            .await
+            .unwrap()
+            .run_id;
+    }
+    let runs = store.recent_runs(SPACE, &key.piece_id, 1000).await.unwrap();
+    assert_eq!(runs.len(), RUN_HISTORY_PER_PIECE);
+    assert_eq!(runs[0].id, last);
+    assert_eq!(
+        runs.last().unwrap().id,
+        last - RUN_HISTORY_PER_PIECE as i64 + 1
+    );
+}
+
+async fn an_unregistered_piece_is_not_resurrected_by_its_last_run<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    let claimed = store
+        .claim_due(5, &IntegrationFilter::all(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(store.unregister(&key).await.unwrap());
+
+    let committed = store
+        .commit_run(
+            finished(&key, true, vec![set("a", "1")], Some(claimed[0].claim)),
+            mark("x"),
+        )
+        .await
+        .unwrap();
+    assert!(committed.registration.is_none());
+    assert!(store.get_registration(&key).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .recent_runs(SPACE, &key.piece_id, 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn claims_are_exclusive_filtered_and_released_by_their_commit<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let rss = piece(&*store, "rss piece").await;
+    let gmail = piece(&*store, "gmail piece").await;
+    store.register(&rss, "rss", 1).await.unwrap();
+    store.register(&gmail, "gmail", 1).await.unwrap();
+
+    let only_rss = IntegrationFilter::only(["rss"]);
+    assert_eq!(store.next_due(&only_rss).await.unwrap(), Some(1));
+    assert!(
+        store.claim_due(0, &only_rss, 10).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let claimed = store.claim_due(5, &only_rss, 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| &c.key).collect::<Vec<_>>(),
+        vec![&rss]
+    );
+    assert!(
+        store.claim_due(6, &only_rss, 10).await.unwrap().is_empty(),
+        "claimed once only"
+    );
+    assert_eq!(store.next_due(&only_rss).await.unwrap(), None);
+
+    // Disabling while dispatched leaves the phase to the run's commit.
+    let disabled = store.disable(&rss, 7).await.unwrap();
+    assert_eq!(disabled.state.phase, Phase::Dispatched);
+    let committed = store
+        .commit_run(
+            finished(&rss, true, vec![], Some(claimed[0].claim)),
+            mark("x"),
+        )
+        .await
+        .unwrap();
+    let after = committed.registration.unwrap().state;
+    assert_eq!((after.phase, after.claimed_at), (Phase::Disabled, None));
+
+    let filter = RegistrationFilter {
+        space: Some(SPACE.into()),
+        integrations: IntegrationFilter::only(["gmail"]),
+    };
+    let listed = store.list_registrations(&filter).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].piece_id, gmail.piece_id);
+    assert_eq!(
+        store
+            .list_registrations(&RegistrationFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn a_restart_releases_orphaned_claims_and_reports_overdue_pieces<B: Backend>() {
+    let backend = B::fresh().await;
+    let key = {
+        let store = backend.open().await;
+        let key = piece(&*store, "src").await;
+        store.register(&key, "rss", 1).await.unwrap();
+        assert_eq!(
+            store
+                .claim_due(5, &IntegrationFilter::all(), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        key
+        // Dropped with the claim held: as if killed mid-run.
+    };
+    let store = backend.open().await;
+    let overdue = store
+        .recover_after_restart(1_000, &IntegrationFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(overdue, vec![key.clone()]);
+    let registration = store.get_registration(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (registration.state.phase, registration.state.claimed_at),
+        (Phase::Scheduled, None)
+    );
+    store.reschedule(vec![(key.clone(), 1_500)]).await.unwrap();
+    assert_eq!(
+        store.next_due(&IntegrationFilter::all()).await.unwrap(),
+        Some(1_500)
+    );
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.pieces,
+            counts.registrations,
+            counts.enabled,
+            counts.dispatched
+        ),
+        (1, 1, 1, 0)
+    );
+}
+
 #[tokio::test]
-async fn a_group_commit_applies_its_runs_in_order_as_single_commits_would() {
+async fn the_schema_version_is_recorded_and_a_newer_one_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let first = piece(&store, "first").await;
-    let second = piece(&store, "second").await;
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, super::sqlite::SCHEMA_VERSION);
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(store);
+    let refused = SqliteStore::open(dir.path());
+    assert!(matches!(
+        refused,
+        Err(StoreError::NewerSchema { found: 99, .. })
+    ));
+}
+
+/// Listing registrations after a piece id was set to `a/b` behind bgwasm's
+/// back fails, naming the column, the value and what the store was doing.
+async fn assert_listing_names_the_bad_piece_id(store: &dyn Store) {
+    let error = store
+        .list_registrations(&RegistrationFilter::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("column piece_id"), "{error}");
+    assert!(error.contains("a/b"), "{error}");
+    assert!(error.contains("listing registrations"), "{error}");
+}
+
+#[tokio::test]
+async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = piece(&store, "export default 1").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    // The CHECK constraint guards `phase`; a piece id has no constraint.
+    conn.execute("UPDATE registrations SET piece_id = 'a/b'", [])
+        .unwrap();
+    assert_listing_names_the_bad_piece_id(&store).await;
+}
+
+async fn concurrent_claims_never_take_a_registration_twice<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let mut keys = Vec::new();
+    for n in 0..40 {
+        let key = piece(&*store, &format!("piece {n}")).await;
+        store.register(&key, "rss", 1).await.unwrap();
+        keys.push(key);
+    }
+    // Two stores on the same data, as two daemons, claiming at once.
+    let other = backend.open().await;
+    let claims = (0..8).map(|n| {
+        let store = if n % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        tokio::spawn(async move { store.claim_due(5, &IntegrationFilter::all(), 7).await })
+    });
+    let mut claimed: Vec<RegistrationKey> = Vec::new();
+    for claim in claims {
+        claimed.extend(claim.await.unwrap().unwrap().into_iter().map(|c| c.key));
+    }
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!(before, claimed.len(), "a registration was claimed twice");
+    keys.sort();
+    assert_eq!(claimed, keys, "8 claims of 7 take all 40");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_records_its_schema_version_and_refuses_a_newer_one() {
+    let backend = Postgres::fresh().await;
+    drop(backend.connect().await);
+    let version: i64 = backend.sql("SELECT max(version) FROM bgwasm_schema").await[0].get(0);
+    assert_eq!(version, super::postgres::SCHEMA_VERSION);
+    backend
+        .sql("INSERT INTO bgwasm_schema (version) VALUES (99)")
+        .await;
+    let url: StoreUrl = backend.0.url().parse().unwrap();
+    let refused = url.open_postgres().await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::NewerPostgresSchema { found: 99, .. })
+        ),
+        "{:?}",
+        refused.err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_nodes_starting_together_migrate_once() {
+    let backend = Postgres::fresh().await;
+    let url: StoreUrl = backend.0.url().parse().unwrap();
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { url.open_postgres().await })
+        })
+        .collect();
+    for open in opens {
+        open.await.unwrap().expect("every node opens the store");
+    }
+    let rows = backend
+        .sql("SELECT count(*), max(version) FROM bgwasm_schema")
+        .await;
+    let (count, version): (i64, i64) = (rows[0].get(0), rows[0].get(1));
+    assert_eq!(
+        (count, version),
+        (
+            super::postgres::SCHEMA_VERSION,
+            super::postgres::SCHEMA_VERSION
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_value_that_does_not_parse_is_an_error_naming_its_column() {
+    let backend = Postgres::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "export default 1").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    backend
+        .sql("UPDATE registrations SET piece_id = 'a/b'")
+        .await;
+    assert_listing_names_the_bad_piece_id(&*store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_export_the_same_snapshot_and_postgres_imports_only_when_empty() {
+    let sqlite = Sqlite::fresh().await;
+    let source = open(sqlite.0.path());
+    let key = piece(&source, "src").await;
+    source.register(&key, "rss", 1).await.unwrap();
+    source
+        .commit_run(finished(&key, true, vec![set("a", "1")], None), mark("x"))
+        .await
+        .unwrap();
+    let snapshot = source.export().await.unwrap();
+    assert_eq!(
+        snapshot.summary(),
+        "1 pieces, 1 registrations, 1 runs, 1 cells"
+    );
+
+    let postgres = Postgres::fresh().await;
+    let target = postgres.connect().await;
+    target.import(&snapshot).await.unwrap();
+    assert_eq!(target.export().await.unwrap(), snapshot);
+    let again = target.import(&snapshot).await;
+    assert!(
+        matches!(again, Err(StoreError::TargetNotEmpty { .. })),
+        "{again:?}"
+    );
+    // New runs keep counting after the copied ones.
+    let next = target
+        .commit_run(finished(&key, true, vec![], None), mark("y"))
+        .await
+        .unwrap();
+    assert!(next.run_id > snapshot.runs[0].id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_calls_fail_while_the_database_is_down_and_work_again_when_it_returns() {
+    // A cluster of its own: this test stops it.
+    let cluster = tokio::task::spawn_blocking(throwaway_postgres::PgCluster::start)
+        .await
+        .unwrap();
+    let url = cluster.url("postgres");
+    let store = url.parse::<StoreUrl>().unwrap().open().await.unwrap();
+    let key = piece(&*store, "src").await;
+    store.register(&key, "rss", 1).await.unwrap();
+
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.stop();
+        cluster
+    })
+    .await
+    .unwrap();
+    let down = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        store.commit_run(finished(&key, true, vec![set("a", "1")], None), mark("x")),
+    )
+    .await
+    .expect("a call fails within its timeouts when the database is down");
+    let error = down.expect_err("no commit without a database").to_string();
+    assert!(error.contains("committing a run"), "{error}");
+
+    let _cluster = tokio::task::spawn_blocking(move || {
+        cluster.start_server();
+        cluster
+    })
+    .await
+    .unwrap();
+    // The pool drops the dead connections and opens new ones.
+    let mut back = None;
+    for _ in 0..50 {
+        match store.counts().await {
+            Ok(counts) => {
+                back = Some(counts);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    let counts = back.expect("the store works again once the database is back");
+    assert_eq!(
+        (counts.registrations, counts.runs, counts.cells),
+        (1, 0, 0),
+        "the failed commit left nothing"
+    );
+    store
+        .commit_run(finished(&key, true, vec![set("a", "1")], None), mark("x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_cell(SPACE, "a").await.unwrap().as_deref(),
+        Some("1")
+    );
+}
+
+/// A record as a run of `n` would leave.
+fn record(n: usize) -> crate::sandbox::ReplayRecord {
+    crate::sandbox::ReplayRecord {
+        version: crate::sandbox::RECORD_VERSION,
+        piece_id: "p".into(),
+        wall_clock_ns: vec![n as u64],
+        truncated: (n % 2 == 1).then(|| "a body did not fit".into()),
+        ..Default::default()
+    }
+}
+
+async fn a_group_commit_applies_its_runs_in_order_as_single_commits_would<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let first = piece(&*store, "first").await;
+    let second = piece(&*store, "second").await;
     store.register(&first, "rss", 1).await.unwrap();
     store.register(&second, "rss", 1).await.unwrap();
 
@@ -277,44 +763,10 @@ async fn a_group_commit_applies_its_runs_in_order_as_single_commits_would() {
     assert!(store.commit_runs(Vec::new()).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn run_history_keeps_the_newest_fifty() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
-    let mut last = 0;
-    for _ in 0..(RUN_HISTORY_PER_PIECE + 7) {
-        last = store
-            .commit_run(finished(&key, true, vec![], None), mark("x"))
-            .await
-            .unwrap()
-            .run_id;
-    }
-    let runs = store.recent_runs(SPACE, &key.piece_id, 1000).await.unwrap();
-    assert_eq!(runs.len(), RUN_HISTORY_PER_PIECE);
-    assert_eq!(runs[0].id, last);
-    assert_eq!(
-        runs.last().unwrap().id,
-        last - RUN_HISTORY_PER_PIECE as i64 + 1
-    );
-}
-
-/// A record as a run of `n` would leave.
-fn record(n: usize) -> crate::sandbox::ReplayRecord {
-    crate::sandbox::ReplayRecord {
-        version: crate::sandbox::RECORD_VERSION,
-        piece_id: "p".into(),
-        wall_clock_ns: vec![n as u64],
-        truncated: (n % 2 == 1).then(|| "a body did not fit".into()),
-        ..Default::default()
-    }
-}
-
-#[tokio::test]
-async fn run_records_are_kept_and_pruned_with_their_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
+async fn run_records_are_kept_and_pruned_with_their_runs<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
     let mut ids = Vec::new();
     for n in 0..(RUN_HISTORY_PER_PIECE + 3) {
         let mut run = finished(&key, true, vec![], None);
@@ -350,7 +802,7 @@ async fn run_records_are_kept_and_pruned_with_their_runs() {
         assert!(gone.is_none(), "run {pruned} was pruned");
     }
     // Another piece's run id is not this piece's.
-    let other = piece(&store, "other").await;
+    let other = piece(&*store, "other").await;
     let foreign = store
         .run_record(SPACE, &other.piece_id, *ids.last().unwrap())
         .await
@@ -358,182 +810,9 @@ async fn run_records_are_kept_and_pruned_with_their_runs() {
     assert!(foreign.is_none());
 }
 
-#[tokio::test]
-async fn an_unregistered_piece_is_not_resurrected_by_its_last_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
-    store.register(&key, "rss", 1).await.unwrap();
-    let claimed = store
-        .claim_due(5, &IntegrationFilter::all(), 10)
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert!(store.unregister(&key).await.unwrap());
-
-    let committed = store
-        .commit_run(
-            finished(&key, true, vec![set("a", "1")], Some(claimed[0].claim)),
-            mark("x"),
-        )
-        .await
-        .unwrap();
-    assert!(committed.registration.is_none());
-    assert!(store.get_registration(&key).await.unwrap().is_none());
-    assert_eq!(
-        store
-            .recent_runs(SPACE, &key.piece_id, 5)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-}
-
-#[tokio::test]
-async fn claims_are_exclusive_filtered_and_released_by_their_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let rss = piece(&store, "rss piece").await;
-    let gmail = piece(&store, "gmail piece").await;
-    store.register(&rss, "rss", 1).await.unwrap();
-    store.register(&gmail, "gmail", 1).await.unwrap();
-
-    let only_rss = IntegrationFilter::only(["rss"]);
-    assert_eq!(store.next_due(&only_rss).await.unwrap(), Some(1));
-    assert!(
-        store.claim_due(0, &only_rss, 10).await.unwrap().is_empty(),
-        "not due yet"
-    );
-    let claimed = store.claim_due(5, &only_rss, 10).await.unwrap();
-    assert_eq!(
-        claimed.iter().map(|c| &c.key).collect::<Vec<_>>(),
-        vec![&rss]
-    );
-    assert!(
-        store.claim_due(6, &only_rss, 10).await.unwrap().is_empty(),
-        "claimed once only"
-    );
-    assert_eq!(store.next_due(&only_rss).await.unwrap(), None);
-
-    // Disabling while dispatched leaves the phase to the run's commit.
-    let disabled = store.disable(&rss, 7).await.unwrap();
-    assert_eq!(disabled.state.phase, Phase::Dispatched);
-    let committed = store
-        .commit_run(
-            finished(&rss, true, vec![], Some(claimed[0].claim)),
-            mark("x"),
-        )
-        .await
-        .unwrap();
-    let after = committed.registration.unwrap().state;
-    assert_eq!((after.phase, after.claimed_at), (Phase::Disabled, None));
-
-    let filter = RegistrationFilter {
-        space: Some(SPACE.into()),
-        integrations: IntegrationFilter::only(["gmail"]),
-    };
-    let listed = store.list_registrations(&filter).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].piece_id, gmail.piece_id);
-    assert_eq!(
-        store
-            .list_registrations(&RegistrationFilter::default())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-}
-
-#[tokio::test]
-async fn a_restart_releases_orphaned_claims_and_reports_overdue_pieces() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = {
-        let store = open(dir.path());
-        let key = piece(&store, "src").await;
-        store.register(&key, "rss", 1).await.unwrap();
-        assert_eq!(
-            store
-                .claim_due(5, &IntegrationFilter::all(), 10)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        key
-        // Dropped with the claim held: as if killed mid-run.
-    };
-    let store = open(dir.path());
-    let overdue = store
-        .recover_after_restart(1_000, &IntegrationFilter::all())
-        .await
-        .unwrap();
-    assert_eq!(overdue, vec![key.clone()]);
-    let registration = store.get_registration(&key).await.unwrap().unwrap();
-    assert_eq!(
-        (registration.state.phase, registration.state.claimed_at),
-        (Phase::Scheduled, None)
-    );
-    store.reschedule(vec![(key.clone(), 1_500)]).await.unwrap();
-    assert_eq!(
-        store.next_due(&IntegrationFilter::all()).await.unwrap(),
-        Some(1_500)
-    );
-    let counts = store.counts().await.unwrap();
-    assert_eq!(
-        (
-            counts.pieces,
-            counts.registrations,
-            counts.enabled,
-            counts.dispatched
-        ),
-        (1, 1, 1, 0)
-    );
-}
-
-#[tokio::test]
-async fn the_schema_version_is_recorded_and_a_newer_one_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, super::sqlite::SCHEMA_VERSION);
-    conn.execute_batch("PRAGMA user_version = 99").unwrap();
-    drop(store);
-    let refused = SqliteStore::open(dir.path());
-    assert!(matches!(
-        refused,
-        Err(StoreError::NewerSchema { found: 99, .. })
-    ));
-}
-
-#[tokio::test]
-async fn a_stored_value_that_does_not_parse_is_an_error_naming_its_column() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "export default 1").await;
-    store.register(&key, "rss", 1).await.unwrap();
-    let conn = rusqlite::Connection::open(store.path()).unwrap();
-    // The CHECK constraint guards `phase`; a piece id has no constraint.
-    conn.execute("UPDATE registrations SET piece_id = 'a/b'", [])
-        .unwrap();
-    let error = store
-        .list_registrations(&RegistrationFilter::default())
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("column piece_id"), "{error}");
-    assert!(error.contains("a/b"), "{error}");
-    assert!(error.contains("listing registrations"), "{error}");
-}
-
-#[tokio::test]
-async fn registrations_are_counted_by_phase_as_the_listing_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn registrations_are_counted_by_phase_as_the_listing_says<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
     let listed = async || {
         PhaseCounts::tally(
             &store
@@ -548,7 +827,7 @@ async fn registrations_are_counted_by_phase_as_the_listing_says() {
     );
     let mut keys = Vec::new();
     for source in ["one", "two", "three", "four"] {
-        let key = piece(&store, source).await;
+        let key = piece(&*store, source).await;
         store.register(&key, "rss", 1).await.unwrap();
         keys.push(key);
     }
@@ -574,10 +853,9 @@ async fn registrations_are_counted_by_phase_as_the_listing_says() {
     assert_eq!(store.count_by_phase().await.unwrap(), listed().await);
 }
 
-#[tokio::test]
-async fn registrations_come_in_pages_with_their_total() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
+async fn registrations_come_in_pages_with_their_total<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
     let other = "did:key:z6MkSpaceB";
     let mut keys = Vec::new();
     for (space, n) in [(SPACE, 7), (other, 3)] {
@@ -622,12 +900,11 @@ async fn registrations_come_in_pages_with_their_total() {
     assert_eq!((page.total, ids), (4, vec!["p02", "p04"]));
 }
 
-#[tokio::test]
-async fn run_times_are_the_newest_runs_in_brief() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let key = piece(&store, "src").await;
-    let other = piece(&store, "other src").await;
+async fn run_times_are_the_newest_runs_in_brief<B: Backend>() {
+    let backend = B::fresh().await;
+    let store = backend.open().await;
+    let key = piece(&*store, "src").await;
+    let other = piece(&*store, "other src").await;
     for (i, ok) in [true, false, true, true].into_iter().enumerate() {
         let mut run = finished(&key, ok, vec![], None);
         run.finished_at = run.started_at + 5 * i as i64;

@@ -8,6 +8,7 @@
 
 use super::connections::ReaderPool;
 use crate::sandbox::{CellChange, CellSource};
+use crate::store::CellRow;
 use crate::store::error::{SqliteContext, StoreError};
 use rusqlite::{Connection, OptionalExtension, named_params};
 use std::sync::Arc;
@@ -47,6 +48,22 @@ pub fn keys(conn: &Connection, space: &str) -> Result<Vec<String>, StoreError> {
         .collect::<rusqlite::Result<Vec<String>>>()
         .context("listing cell keys")?;
     Ok(keys)
+}
+
+/// Every cell of every space, sorted (for `store migrate`).
+pub fn all(conn: &Connection) -> Result<Vec<CellRow>, StoreError> {
+    conn.prepare("SELECT space, key, json FROM cells ORDER BY space, key")
+        .context("reading every cell")?
+        .query_map([], |row| {
+            Ok(CellRow {
+                space: row.get("space")?,
+                key: row.get("key")?,
+                json: row.get("json")?,
+            })
+        })
+        .context("reading every cell")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .context("reading every cell")
 }
 
 /// Applies a run's cell writes and deletes (inside its commit).

@@ -26,7 +26,7 @@ use super::{
     AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
     IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, RecordedRun, Registration,
     RegistrationFilter, RegistrationKey, RegistrationPage, RunRecord, RunTime, RunTransition,
-    Store, StoreCounts, StoreFuture, StoredPiece,
+    Snapshot, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
@@ -70,32 +70,41 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Everything the store holds (for `store migrate`), read in one
+    /// transaction so the rows agree with each other.
+    pub async fn export(&self) -> Result<Snapshot, StoreError> {
+        self.connections
+            .read("reading the whole store", |conn| {
+                let tx = conn
+                    .unchecked_transaction()
+                    .context("reading the whole store")?;
+                let snapshot = Snapshot {
+                    pieces: pieces::all(&tx)?,
+                    registrations: registrations::list(&tx, &RegistrationFilter::default())?,
+                    runs: runs::all(&tx)?,
+                    cells: cells::all(&tx)?,
+                };
+                tx.finish().context("reading the whole store")?;
+                Ok(snapshot)
+            })
+            .await
+    }
 }
 
 /// Totals for `/healthz`.
 fn counts(conn: &Connection) -> Result<StoreCounts, StoreError> {
-    conn.query_row(
-        "SELECT
-            (SELECT count(DISTINCT space) FROM pieces) AS spaces,
-            (SELECT count(*) FROM pieces) AS pieces,
-            (SELECT count(*) FROM registrations) AS registrations,
-            (SELECT count(*) FROM registrations WHERE disabled_at = 0) AS enabled,
-            (SELECT count(*) FROM registrations WHERE phase = 'dispatched') AS dispatched,
-            (SELECT count(*) FROM runs) AS runs,
-            (SELECT count(*) FROM cells) AS cells",
-        [],
-        |row| {
-            Ok(StoreCounts {
-                spaces: rows::unsigned(row, "spaces")?,
-                pieces: rows::unsigned(row, "pieces")?,
-                registrations: rows::unsigned(row, "registrations")?,
-                enabled: rows::unsigned(row, "enabled")?,
-                dispatched: rows::unsigned(row, "dispatched")?,
-                runs: rows::unsigned(row, "runs")?,
-                cells: rows::unsigned(row, "cells")?,
-            })
-        },
-    )
+    conn.query_row(StoreCounts::QUERY, [], |row| {
+        Ok(StoreCounts {
+            spaces: rows::unsigned(row, "spaces")?,
+            pieces: rows::unsigned(row, "pieces")?,
+            registrations: rows::unsigned(row, "registrations")?,
+            enabled: rows::unsigned(row, "enabled")?,
+            dispatched: rows::unsigned(row, "dispatched")?,
+            runs: rows::unsigned(row, "runs")?,
+            cells: rows::unsigned(row, "cells")?,
+        })
+    })
     .context("counting")
 }
 

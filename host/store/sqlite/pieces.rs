@@ -148,3 +148,20 @@ pub fn replace(
     tx.commit().context("committing a replaced piece")?;
     Ok(info)
 }
+
+/// Every piece, sorted by space then id (for `store migrate`).
+pub fn all(conn: &Connection) -> Result<Vec<StoredPiece>, StoreError> {
+    conn.prepare(&format!(
+        "SELECT {INFO_COLUMNS}, source FROM pieces ORDER BY space, id"
+    ))
+    .context("reading every piece")?
+    .query_map([], |row| {
+        Ok(StoredPiece {
+            info: info_from_row(row)?,
+            source: row.get::<_, String>("source")?.into(),
+        })
+    })
+    .context("reading every piece")?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .context("reading every piece")
+}

@@ -7,8 +7,7 @@ use super::{RUN_HISTORY_PER_PIECE, cells, registrations, rows};
 use crate::sandbox::{ReplayRecord, RunOutcome};
 use crate::store::error::{SqliteContext, StoreError};
 use crate::store::{
-    CommittedRun, FinishedRun, PieceId, RecordedRun, RunRecord, RunTime, RunTransition,
-    RunTrigger,
+    CommittedRun, FinishedRun, PieceId, RecordedRun, RunRecord, RunTime, RunTransition, RunTrigger,
 };
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
 
@@ -149,10 +148,7 @@ fn write(
     let registration = match registrations::get(&tx, key)? {
         None => None,
         Some(mut registration) => {
-            let before = registration.state;
-            registration.state = transition(&before).committed_by(&before, run.claim);
-            registration.updated_at = run.finished_at;
-            disabled_by_this_run = before.is_enabled() && !registration.state.is_enabled();
+            disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
             registrations::store_state(&tx, key, &registration.state, run.finished_at)?;
             Some(registration)
         }
@@ -262,4 +258,17 @@ pub fn recorded(
         record,
         record_bytes,
     }))
+}
+
+/// Every run, oldest first (for `store migrate`).
+pub fn all(conn: &Connection) -> Result<Vec<RunRecord>, StoreError> {
+    conn.prepare(
+        "SELECT id, space, piece_id, trigger, started_at, finished_at, outcome FROM runs
+         ORDER BY id",
+    )
+    .context("reading every run")?
+    .query_map([], from_row)
+    .context("reading every run")?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .context("reading every run")
 }
