@@ -45,7 +45,10 @@ pub fn register<'js>(ctx: &Ctx<'js>, natives: &Object<'js>) -> Result<()> {
     // Replacing the value keeps the property's attributes (writable,
     // configurable, not enumerable).
     let math: Object = ctx.globals().get("Math")?;
-    math.set("random", Function::new(ctx.clone(), math_random)?.with_name("random")?)?;
+    math.set(
+        "random",
+        Function::new(ctx.clone(), math_random)?.with_name("random")?,
+    )?;
     natives.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
     natives.set("digest", Function::new(ctx.clone(), digest)?)?;
     natives.set("hmacSign", Function::new(ctx.clone(), hmac_sign)?)?;

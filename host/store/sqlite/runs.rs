@@ -139,17 +139,17 @@ fn write(
     // A failed run's writes are dropped whole: the cells stay as they were.
     let cells_applied = run.outcome.ok;
     if cells_applied {
-        cells::apply(&tx, &key.space, &run.cell_changes)?;
+        cells::apply(tx, &key.space, &run.cell_changes)?;
     }
 
     // Only an existing registration is updated: an unregistered piece's run
     // is recorded but does not bring the registration back.
     let mut disabled_by_this_run = false;
-    let registration = match registrations::get(&tx, key)? {
+    let registration = match registrations::get(tx, key)? {
         None => None,
         Some(mut registration) => {
             disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
-            registrations::store_state(&tx, key, &registration.state, run.finished_at)?;
+            registrations::store_state(tx, key, &registration.state, run.finished_at)?;
             Some(registration)
         }
     };
