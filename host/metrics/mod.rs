@@ -152,7 +152,7 @@ impl Metrics {
         );
         registry.register(
             "bgwasm_store_commit_seconds",
-            "How long committing a run to the store took",
+            "How long a run waited for its commit to be durable (its group commit included)",
             store_commit.clone(),
         );
         Self {
