@@ -4,7 +4,9 @@
 //!
 //! `cargo bench --bench daemon` (about 2.5 minutes). `BGWASM_BENCH_INTERVAL=20s`
 //! runs a shorter version; `BGWASM_BENCH_SPACES` and `BGWASM_BENCH_PIECES`
-//! change the shape, `BGWASM_BENCH_WINDOW=10s` measures for longer (at a
+//! change the shape, `BGWASM_BENCH_HOG=N` makes one piece CPU-bound (a loop of
+//! N iterations) to show what it does to the other spaces' lateness,
+//! `BGWASM_BENCH_WINDOW=10s` measures for longer (at a
 //! short interval, to find the sustained maximum), and
 //! `BGWASM_BENCH_STORE=postgres://user@host:port/db` runs it on an empty
 //! PostgreSQL database instead of a temporary SQLite one. It wires the same
@@ -52,6 +54,9 @@ async fn bench() {
         .unwrap_or(Duration::from_secs(60));
     let spaces: usize = env_or("BGWASM_BENCH_SPACES", 1000);
     let per_space: usize = env_or("BGWASM_BENCH_PIECES", 10);
+    // `BGWASM_BENCH_HOG=N`: space 0's first piece is CPU-bound (a loop of N
+    // iterations), and the lateness is of the other spaces' runs.
+    let hog_iterations: u64 = env_or("BGWASM_BENCH_HOG", 0);
     // `BGWASM_BENCH_WINDOW` measures for longer at a short interval.
     let window = std::env::var("BGWASM_BENCH_WINDOW")
         .ok()
@@ -74,9 +79,18 @@ async fn bench() {
         let space =
             bgwasm::identity::space_did_for_name(&format!("bench-{s}"), "common user").to_string();
         for p in 0..per_space {
-            let source = format!(
-                "// piece {p} of space {s}\nexport function bgUpdater() {{ return {p}; }}\n"
-            );
+            let source = if hog_iterations > 0 && s == 0 && p == 0 {
+                // The CPU-bound piece: a busy loop, in space 0, among the rest.
+                format!(
+                    "// the CPU hog\nexport function bgUpdater() {{\n  let x = 0;\n  \
+                     for (let i = 0; i < {hog_iterations}; i++) {{ x = (x * 31 + i) | 0; }}\n  \
+                     return x;\n}}\n"
+                )
+            } else {
+                format!(
+                    "// piece {p} of space {s}\nexport function bgUpdater() {{ return {p}; }}\n"
+                )
+            };
             let added = store
                 .add_piece(&space, None, source.into(), 0)
                 .await
@@ -130,12 +144,22 @@ async fn bench() {
     let mut runs_total = 0usize;
     let mut runs_in_window = 0usize;
     let mut pieces_run_every_interval = 0usize;
-    for key in &keys {
+    let mut hog_durations_ms = Vec::new();
+    for (n, key) in keys.iter().enumerate() {
         let mut runs = store
             .recent_runs(&key.space, &key.piece_id, 50)
             .await
             .unwrap();
         runs.reverse();
+        if hog_iterations > 0 && key.space == keys[0].space {
+            // The hog's space runs one piece at a time, so its other pieces
+            // wait for the hog; only the other spaces' lateness is measured.
+            if n == 0 {
+                hog_durations_ms.extend(runs.iter().map(|r| r.finished_at - r.started_at));
+            }
+            runs_total += runs.len();
+            continue;
+        }
         runs_total += runs.len();
         runs_in_window += runs.iter().filter(|r| r.started_at >= measure_from).count();
         for pair in runs.windows(2) {
@@ -156,6 +180,15 @@ async fn bench() {
             .copied()
             .unwrap_or(0)
     };
+    if hog_iterations > 0 {
+        let mean = hog_durations_ms.iter().sum::<i64>() / (hog_durations_ms.len().max(1) as i64);
+        println!(
+            "{:<46} {} runs, {} ms each on average (its space is left out below)",
+            "the CPU-bound piece",
+            hog_durations_ms.len(),
+            mean
+        );
+    }
     let window_secs = (elapsed.as_millis() as i64 - interval_ms) as f64 / 1000.0;
     let runs_per_sec = runs_in_window as f64 / window_secs;
 
