@@ -159,6 +159,28 @@ pub struct RecordedRun {
     pub record_bytes: u64,
 }
 
+impl RecordedRun {
+    /// A run with its record as stored (JSON bytes), or none.
+    pub(crate) fn from_stored(
+        run: RunRecord,
+        stored: Option<Vec<u8>>,
+    ) -> Result<Self, super::StoreError> {
+        let record_bytes = stored.as_ref().map_or(0, |json| json.len() as u64);
+        let record = stored
+            .map(|json| ReplayRecord::from_json(&json))
+            .transpose()
+            .map_err(|reason| super::StoreError::Corrupt {
+                what: "run record",
+                reason,
+            })?;
+        Ok(Self {
+            run,
+            record,
+            record_bytes,
+        })
+    }
+}
+
 /// What a commit wrote.
 #[derive(Debug, Clone)]
 pub struct CommittedRun {

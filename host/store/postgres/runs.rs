@@ -5,7 +5,7 @@
 
 use super::rows::Columns;
 use super::{cells, registrations};
-use crate::sandbox::{ReplayRecord, RunOutcome};
+use crate::sandbox::RunOutcome;
 use crate::store::error::{PostgresContext, StoreError};
 use crate::store::{
     CommittedRun, FinishedRun, PieceId, RUN_HISTORY_PER_PIECE, RecordedRun, RunRecord,
@@ -188,19 +188,7 @@ pub async fn recorded(
     };
     let run = from_row(&row, CONTEXT)?;
     let json: Option<Vec<u8>> = Columns::new(&row, CONTEXT).get("record")?;
-    let record_bytes = json.as_ref().map_or(0, |json| json.len() as u64);
-    let record = json
-        .map(|json| ReplayRecord::from_json(&json))
-        .transpose()
-        .map_err(|reason| StoreError::Corrupt {
-            what: "run record",
-            reason,
-        })?;
-    Ok(Some(RecordedRun {
-        run,
-        record,
-        record_bytes,
-    }))
+    RecordedRun::from_stored(run, json).map(Some)
 }
 
 /// Every run, oldest first (for `store migrate`).

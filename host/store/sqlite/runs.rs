@@ -4,7 +4,7 @@
 //! row is pruned.
 
 use super::{RUN_HISTORY_PER_PIECE, cells, registrations, rows};
-use crate::sandbox::{ReplayRecord, RunOutcome};
+use crate::sandbox::RunOutcome;
 use crate::store::error::{SqliteContext, StoreError};
 use crate::store::{
     CommittedRun, FinishedRun, PieceId, RecordedRun, RunRecord, RunTime, RunTransition, RunTrigger,
@@ -242,22 +242,9 @@ pub fn recorded(
         )
         .optional()
         .context("reading a run's record")?;
-    let Some((run, json)) = found else {
-        return Ok(None);
-    };
-    let record_bytes = json.as_ref().map_or(0, |json| json.len() as u64);
-    let record = json
-        .map(|json| ReplayRecord::from_json(&json))
+    found
+        .map(|(run, json)| RecordedRun::from_stored(run, json))
         .transpose()
-        .map_err(|reason| StoreError::Corrupt {
-            what: "run record",
-            reason,
-        })?;
-    Ok(Some(RecordedRun {
-        run,
-        record,
-        record_bytes,
-    }))
 }
 
 /// Every run, oldest first (for `store migrate`).
