@@ -28,9 +28,9 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{PostgresContext, StoreError};
 use super::{
     AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
-    IntegrationFilter, PieceId, PieceInfo, PieceSource, RecordedRun, Registration,
-    RegistrationFilter, RegistrationKey, RunRecord, RunTransition, Snapshot, Store, StoreCounts,
-    StoreFuture, StoredPiece,
+    IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, RecordedRun, Registration,
+    RegistrationFilter, RegistrationKey, RunRecord, RunTime, RunTransition, Snapshot, Store,
+    StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::{CellReader, PostgresCells};
@@ -368,6 +368,26 @@ impl Store for PostgresStore {
             }
             tx.commit().await.context(CONTEXT)?;
             Ok(results)
+        })
+    }
+
+    fn recent_run_times(
+        &self,
+        space: &str,
+        id: &PieceId,
+        limit: usize,
+    ) -> StoreFuture<'_, Vec<RunTime>> {
+        let (space, id) = (space.to_owned(), id.clone());
+        Box::pin(async move {
+            let client = self.client("reading run times").await?;
+            runs::recent_times(&client, &space, &id, limit).await
+        })
+    }
+
+    fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
+        Box::pin(async move {
+            let client = self.client("counting registrations by phase").await?;
+            registrations::count_by_phase(&client).await
         })
     }
 

@@ -5,8 +5,8 @@ use super::pieces;
 use super::rows::{Columns, signed};
 use crate::store::error::{PostgresContext, StoreError};
 use crate::store::{
-    EpochMillis, IntegrationFilter, Phase, Registration, RegistrationFilter, RegistrationKey,
-    RegistrationState,
+    EpochMillis, IntegrationFilter, Phase, PhaseCounts, Registration, RegistrationFilter,
+    RegistrationKey, RegistrationState,
 };
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -304,4 +304,25 @@ pub async fn insert_all(
         store_state(client, &registration.key(), state, registration.updated_at).await?;
     }
     Ok(())
+}
+
+/// Registrations by phase: one grouped count.
+pub async fn count_by_phase(client: &impl GenericClient) -> Result<PhaseCounts, StoreError> {
+    const CONTEXT: &str = "counting registrations by phase";
+    let rows = client
+        .query(
+            "SELECT phase, count(*) AS n FROM registrations GROUP BY phase",
+            &[],
+        )
+        .await
+        .context(CONTEXT)?;
+    let mut counts = PhaseCounts::default();
+    for row in &rows {
+        let row = Columns::new(row, CONTEXT);
+        let phase = row.parsed("phase", |text| {
+            Phase::parse(text).ok_or_else(|| format!("unknown phase {text:?}"))
+        })?;
+        counts.add(phase, row.unsigned("n")?);
+    }
+    Ok(counts)
 }

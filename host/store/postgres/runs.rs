@@ -8,7 +8,7 @@ use super::{cells, registrations};
 use crate::sandbox::RunOutcome;
 use crate::store::error::{PostgresContext, StoreError};
 use crate::store::{
-    CommittedRun, FinishedRun, PieceId, RUN_HISTORY_PER_PIECE, RecordedRun, RunRecord,
+    CommittedRun, FinishedRun, PieceId, RUN_HISTORY_PER_PIECE, RecordedRun, RunRecord, RunTime,
     RunTransition, RunTrigger,
 };
 use deadpool_postgres::GenericClient;
@@ -160,6 +160,39 @@ pub async fn recent(
         .context(CONTEXT)?
         .iter()
         .map(|row| from_row(row, CONTEXT))
+        .collect()
+}
+
+/// A piece's newest runs in brief, newest first (no outcome is read).
+pub async fn recent_times(
+    client: &impl GenericClient,
+    space: &str,
+    id: &PieceId,
+    limit: usize,
+) -> Result<Vec<RunTime>, StoreError> {
+    const CONTEXT: &str = "reading run times";
+    let statement = client
+        .prepare_cached(
+            "SELECT id, started_at, finished_at, ok FROM runs
+             WHERE space = $1 AND piece_id = $2 ORDER BY id DESC LIMIT $3",
+        )
+        .await
+        .context(CONTEXT)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    client
+        .query(&statement, &[&space, &id.as_str(), &limit])
+        .await
+        .context(CONTEXT)?
+        .iter()
+        .map(|row| {
+            let row = Columns::new(row, CONTEXT);
+            Ok(RunTime {
+                id: row.get("id")?,
+                started_at: row.get("started_at")?,
+                finished_at: row.get("finished_at")?,
+                ok: row.get("ok")?,
+            })
+        })
         .collect()
 }
 
