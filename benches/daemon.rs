@@ -9,7 +9,11 @@
 //! `BGWASM_BENCH_WINDOW=10s` measures for longer (at a
 //! short interval, to find the sustained maximum), and
 //! `BGWASM_BENCH_STORE=postgres://user@host:port/db` runs it on an empty
-//! PostgreSQL database instead of a temporary SQLite one. It wires the same
+//! PostgreSQL database instead of a temporary SQLite one;
+//! `BGWASM_BENCH_SEEDED=dir` keeps the seeded SQLite database there and
+//! starts from a copy of it next time (seeding 10,000 registrations takes
+//! about a minute). It prints the CPU time per run too, a figure a machine
+//! shared with other work disturbs less than runs/s. It wires the same
 //! parts `bgwasm serve` does, in this
 //! process (the HTTP server, idle here, is left out).
 //!
@@ -35,8 +39,33 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// CPU time this process has used (user + system), from /proc/self/stat,
+/// whose figures are in clock ticks of 10 ms.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in brackets.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
 fn peak_rss_bytes() -> u64 {
     proc_status::proc_kib("/proc/self/status", "VmHWM:")
+}
+
+/// Copies the files (not the folders) of one folder into another.
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() && entry.file_name() != "keys" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 fn main() {
@@ -71,11 +100,32 @@ async fn bench() {
             .expect("BGWASM_BENCH_STORE is a store URL"),
         Err(_) => StoreUrl::sqlite(dir.path()),
     };
+    // `BGWASM_BENCH_SEEDED=dir` keeps a copy of the seeded SQLite database
+    // (one per shape) and starts from a copy of it next time: seeding 10,000
+    // registrations commits 20,000 times and takes about a minute.
+    let seeded = std::env::var_os("BGWASM_BENCH_SEEDED")
+        .filter(|_| std::env::var_os("BGWASM_BENCH_STORE").is_none())
+        .map(|base| {
+            std::path::PathBuf::from(base).join(format!("{spaces}x{per_space}-hog{hog_iterations}"))
+        });
+    if let Some(from) = seeded.as_ref().filter(|from| from.join("keys").exists()) {
+        copy_files(from, dir.path());
+    }
     let store = store_url.open().await.unwrap();
     println!("store {store_url}");
     let seeding = Instant::now();
     let mut keys = Vec::with_capacity(spaces * per_space);
-    for s in 0..spaces {
+    if let Some(from) = seeded.as_ref().filter(|from| from.join("keys").exists()) {
+        for line in std::fs::read_to_string(from.join("keys")).unwrap().lines() {
+            let (space, piece) = line.split_once(' ').expect("a key per line");
+            keys.push(RegistrationKey::new(
+                space,
+                piece.to_string().try_into().unwrap(),
+            ));
+        }
+    }
+    let seed_now = keys.is_empty();
+    for s in (0..spaces).filter(|_| seed_now) {
         let space =
             bgwasm::identity::space_did_for_name(&format!("bench-{s}"), "common user").to_string();
         for p in 0..per_space {
@@ -100,6 +150,16 @@ async fn bench() {
             keys.push(key);
         }
     }
+    if let Some(to) = seeded.as_ref().filter(|to| !to.join("keys").exists()) {
+        // Nothing writes while the files are copied; the WAL goes along.
+        std::fs::create_dir_all(to).unwrap();
+        copy_files(dir.path(), to);
+        let lines: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{} {}", k.space, k.piece_id))
+            .collect();
+        std::fs::write(to.join("keys"), lines.join("\n")).unwrap();
+    }
     println!(
         "seeded {} registrations in {} spaces in {:.1} s",
         keys.len(),
@@ -120,6 +180,7 @@ async fn bench() {
     let scheduler = Scheduler::new(store.clone(), Arc::new(pool), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
+    let cpu_start = cpu_time();
     let wall_start = bgwasm::scheduler::Clock::system().now();
     let running = tokio::spawn({
         let scheduler = scheduler.clone();
@@ -135,6 +196,7 @@ async fn bench() {
     let _ = stop.send(());
     running.await.unwrap().unwrap();
     let elapsed = started.elapsed();
+    let cpu_used = cpu_time() - cpu_start;
     let peak_rss = peak_rss_bytes();
 
     // Every run's start and end, per piece, from the store's run history.
@@ -215,6 +277,12 @@ async fn bench() {
         at(0.99),
         at(1.0),
         lateness_ms.len()
+    );
+    println!(
+        "{:<46} {:.0} µs per run ({:.1} cores busy on average)",
+        "CPU time (user + system), all runs",
+        cpu_used.as_micros() as f64 / runs_total.max(1) as f64,
+        cpu_used.as_secs_f64() / elapsed.as_secs_f64()
     );
     println!(
         "{:<46} {:.0} MiB",

@@ -22,8 +22,10 @@ use crate::store::{
     ClaimToken, CommittedRun, EpochMillis, FinishedRun, RegistrationKey, RunTrigger, Store,
     StoreError,
 };
+use futures::FutureExt;
 use serde::Serialize;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -314,9 +316,10 @@ impl Inner {
                 return;
             };
             self.running.fetch_add(1, Ordering::Relaxed);
-            self.execute(job).await;
-            self.running.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
+            // The run gives its permit back once it ran, before its commit
+            // is durable; the space's next run waits for that commit.
+            self.execute(job, Running(Some(permit), &self.running))
+                .await;
         }
     }
 
@@ -337,7 +340,7 @@ impl Inner {
         }
     }
 
-    async fn execute(&self, job: Job) {
+    async fn execute(&self, job: Job, running: Running<'_>) {
         let (key, claim, scheduled, reply) = match job {
             Job::Scheduled(claimed) => (
                 claimed.key,
@@ -347,7 +350,7 @@ impl Inner {
             ),
             Job::Manual { key, reply } => (key, None, None, Some(reply)),
         };
-        let result = self.run_and_commit(&key, claim, scheduled).await;
+        let result = self.run_and_commit(&key, claim, scheduled, running).await;
         if let Err(error) = &result {
             tracing::error!(piece = %key, %error, "could not run or commit a piece");
             if let Some(token) = claim
@@ -370,6 +373,8 @@ impl Inner {
         claim: Option<ClaimToken>,
         // A scheduled run's due time and the source hash its claim named.
         scheduled: Option<(EpochMillis, String)>,
+        // Its concurrency permit, given back once it ran.
+        running: Running<'_>,
     ) -> Result<RunOutcome, SchedulerError> {
         let trigger = match scheduled {
             Some(_) => RunTrigger::Scheduled,
@@ -381,7 +386,9 @@ impl Inner {
             self.metrics.observe_lateness(Duration::from_millis(late));
         }
         let hash = scheduled.as_ref().map(|(_, hash)| hash.as_str());
-        let report = self.run_piece(key, hash).await?;
+        let report = self.run_piece(key, hash).await;
+        drop(running);
+        let report = report?;
         let finished_at = self.clock.now();
         let outcome = report.outcome;
         self.metrics.observe_run(&outcome);
@@ -442,12 +449,14 @@ impl Inner {
         let cells = self.store.cell_source(&key.space);
         let event = serde_json::json!({});
         let run = self.runner.run(&key.space, piece, event, cells);
-        // Its own task, so a panic in the runner ends one run, not the worker.
-        match tokio::spawn(run).await {
+        // A panic in the runner ends one run, not the worker (caught here
+        // rather than in a task of its own: one task hand-off less per run).
+        match AssertUnwindSafe(run).catch_unwind().await {
             Ok(report) => Ok(report),
-            Err(error) => Ok(RunReport {
+            Err(panic) => Ok(RunReport {
                 outcome: internal_failure(format!(
-                    "the sandbox failed while running piece {key}: {error}"
+                    "the sandbox failed while running piece {key}: it panicked: {}",
+                    panic_message(panic.as_ref())
                 )),
                 cell_changes: Vec::new(),
                 record: None,
@@ -484,6 +493,26 @@ impl Inner {
             released,
             abandoned,
         }
+    }
+}
+
+/// What a panic said, if it said it in text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+/// A run's concurrency permit and its place in the count of runs executing;
+/// dropping it ends both.
+struct Running<'a>(Option<tokio::sync::OwnedSemaphorePermit>, &'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, Ordering::Relaxed);
+        drop(self.0.take());
     }
 }
 

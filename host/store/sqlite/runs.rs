@@ -51,24 +51,41 @@ pub fn commit_batch(
     conn: &mut Connection,
     runs: Vec<(FinishedRun, RunTransition)>,
 ) -> Result<Vec<Result<CommittedRun, StoreError>>, StoreError> {
-    let mut tx = conn
+    let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a group commit")?;
     let mut results = Vec::with_capacity(runs.len());
+    // The savepoint statements are prepared once, not parsed for every run
+    // (as `Transaction::savepoint` would).
+    let savepoint = |sql: &str| -> Result<(), StoreError> {
+        tx.prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(drop)
+            .context("a run's savepoint")
+    };
     for (run, transition) in runs {
-        let savepoint = tx.savepoint().context("starting a run's savepoint")?;
-        match write(&savepoint, run, transition) {
+        savepoint("SAVEPOINT run")?;
+        match write(&tx, run, transition) {
             Ok(committed) => {
-                savepoint.commit().context("releasing a run's savepoint")?;
+                savepoint("RELEASE run")?;
                 results.push(Ok(committed));
             }
-            // Dropping the savepoint rolls the run back.
-            Err(error) => results.push(Err(error)),
+            Err(error) => {
+                // The run is rolled back; the others stay in.
+                savepoint("ROLLBACK TO run")?;
+                savepoint("RELEASE run")?;
+                results.push(Err(error));
+            }
         }
     }
     tx.commit().context("committing a group of runs")?;
     Ok(results)
 }
+
+/// A registered piece's history is pruned once every this many of its runs,
+/// so it holds at most [`RUN_HISTORY_PER_PIECE`] + `PRUNE_EVERY - 1` rows;
+/// reads never return more than the newest [`RUN_HISTORY_PER_PIECE`].
+const PRUNE_EVERY: u64 = 16;
 
 /// Writes one run inside the caller's transaction.
 fn write(
@@ -122,43 +139,60 @@ fn write(
         })
         .context("recording a run's record")?;
     }
-    // Pruned rows take their records with them (ON DELETE CASCADE).
-    tx.prepare_cached(
-        "DELETE FROM runs WHERE space = :space AND piece_id = :piece_id AND id <= (
-            SELECT id FROM runs WHERE space = :space AND piece_id = :piece_id
-            ORDER BY id DESC LIMIT 1 OFFSET :kept)",
-    )
-    .context("pruning run history")?
-    .execute(named_params! {
-        ":space": key.space,
-        ":piece_id": key.piece_id.as_str(),
-        ":kept": RUN_HISTORY_PER_PIECE as i64,
-    })
-    .context("pruning run history")?;
-
     // A failed run's writes are dropped whole: the cells stay as they were.
     let cells_applied = run.outcome.ok;
-    if cells_applied {
+    if cells_applied && !run.cell_changes.is_empty() {
         cells::apply(tx, &key.space, &run.cell_changes)?;
     }
 
     // Only an existing registration is updated: an unregistered piece's run
     // is recorded but does not bring the registration back.
     let mut disabled_by_this_run = false;
+    let mut counted = false;
     let registration = match registrations::get(tx, key)? {
         None => None,
         Some(mut registration) => {
+            let runs_before = registration.state.total_runs;
             disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
             registrations::store_state(tx, key, &registration.state, run.finished_at)?;
+            counted = registration.state.total_runs > runs_before;
             Some(registration)
         }
     };
+    // A registration counts its runs, so its history is pruned every
+    // `PRUNE_EVERY` of them; a run it did not count (a piece without one)
+    // prunes at once.
+    let prune = !counted
+        || registration
+            .as_ref()
+            .is_none_or(|registration| registration.state.total_runs % PRUNE_EVERY == 0);
+    if prune {
+        // Pruned rows take their records with them (ON DELETE CASCADE).
+        tx.prepare_cached(
+            "DELETE FROM runs WHERE space = :space AND piece_id = :piece_id AND id <= (
+                SELECT id FROM runs WHERE space = :space AND piece_id = :piece_id
+                ORDER BY id DESC LIMIT 1 OFFSET :kept)",
+        )
+        .context("pruning run history")?
+        .execute(named_params! {
+            ":space": key.space,
+            ":piece_id": key.piece_id.as_str(),
+            ":kept": RUN_HISTORY_PER_PIECE as i64,
+        })
+        .context("pruning run history")?;
+    }
     Ok(CommittedRun {
         run_id,
         cells_applied,
         registration,
         disabled_by_this_run,
     })
+}
+
+/// A read's limit: never more than the runs kept, though up to
+/// `PRUNE_EVERY - 1` older ones may wait for their piece's next prune.
+fn kept(limit: usize) -> i64 {
+    limit.min(RUN_HISTORY_PER_PIECE) as i64
 }
 
 /// A piece's newest runs, newest first.
@@ -178,7 +212,7 @@ pub fn recent(
             named_params! {
                 ":space": space,
                 ":piece_id": id.as_str(),
-                ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
+                ":limit": kept(limit),
             },
             from_row,
         )
@@ -205,7 +239,7 @@ pub fn recent_times(
             named_params! {
                 ":space": space,
                 ":piece_id": id.as_str(),
-                ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
+                ":limit": kept(limit),
             },
             |row| {
                 Ok(RunTime {

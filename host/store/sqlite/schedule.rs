@@ -9,7 +9,31 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, TransactionBehavior, named_params};
 
 /// Claims up to `limit` due registrations, oldest due first.
+///
+/// The claims commit without waiting for a disk sync (`synchronous=NORMAL`
+/// for this one transaction): a claim is worth nothing after a crash, since
+/// the next start releases every claim anyway. It still survives `kill -9`
+/// (WAL mode: it is in the OS's page cache), and a run's commit, which syncs,
+/// makes the claims before it durable too.
 pub fn claim_due(
+    conn: &mut Connection,
+    now: EpochMillis,
+    integrations: &IntegrationFilter,
+    limit: usize,
+) -> Result<Vec<ClaimedRun>, StoreError> {
+    set_synchronous(conn, "NORMAL")?;
+    let claimed = claim_due_unsynced(conn, now, integrations, limit);
+    // Every other write syncs, so FULL comes back even if the claim failed.
+    set_synchronous(conn, "FULL")?;
+    claimed
+}
+
+fn set_synchronous(conn: &Connection, level: &str) -> Result<(), StoreError> {
+    conn.pragma_update(None, "synchronous", level)
+        .context("setting when commits sync")
+}
+
+fn claim_due_unsynced(
     conn: &mut Connection,
     now: EpochMillis,
     integrations: &IntegrationFilter,

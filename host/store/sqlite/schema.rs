@@ -96,6 +96,9 @@ pub fn configure(conn: &Connection) -> Result<(), StoreError> {
         .context("setting the busy timeout")?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .context("setting connection pragmas")?;
+    // Room for every statement the store prepares (rusqlite keeps 16), so a
+    // run's commit never parses its SQL again.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
