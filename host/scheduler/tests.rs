@@ -632,3 +632,33 @@ async fn a_replaced_source_runs_at_the_next_claim_though_the_old_one_was_cached(
     assert_eq!(state.consecutive_failures, 1, "{state:?}");
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_frees_its_concurrency_slot_before_its_commit_but_its_space_waits_for_it() {
+    // Each run takes 1 s; its commit gathers others for 3 s more.
+    let mut config = config(1);
+    config.group_commit = GroupCommit {
+        delay: Duration::from_secs(3),
+        max_batch: 1024,
+    };
+    let mut h = Harness::new(config, Duration::from_secs(1));
+    h.start();
+    let a = h.register(&space(1), "a", "ok").await;
+    let b = h.register(&space(2), "b", "ok").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let c = h.register(&space(1), "c", "ok").await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // The only slot went from the first run to the second as soon as the
+    // first had run, not once its commit was durable (at 4 s).
+    let mut first_two = [h.runner.starts_of("a"), h.runner.starts_of("b")].concat();
+    first_two.sort_unstable();
+    assert_eq!(first_two, vec![0, 1_000]);
+    // Space 1's next run started only once its previous run was committed,
+    // with the second, at 4 s.
+    assert_eq!(h.runner.starts_of("c"), vec![4_000]);
+    assert_eq!(*h.runner.max_active.lock().unwrap(), 1);
+    for key in [&a, &b, &c] {
+        h.assert_committed_runs(key, 1).await;
+    }
+    h.stop().await;
+}
