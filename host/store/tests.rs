@@ -923,3 +923,44 @@ async fn run_times_are_the_newest_runs_in_brief<B: Backend>() {
     let brief: Vec<(u64, bool)> = times.iter().map(|t| (t.millis(), t.ok)).collect();
     assert_eq!(brief, vec![(15, true), (10, true), (5, false)]);
 }
+
+/// The SQLite store prunes a registered piece's history every 16 of its
+/// runs: the table holds at most 15 runs past the newest fifty, and reads
+/// still show only those fifty.
+#[tokio::test]
+async fn sqlite_prunes_a_registered_pieces_history_every_sixteen_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let key = piece(&store, "src").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    let db = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    let counted: fn(&RegistrationState) -> RegistrationState = |state| RegistrationState {
+        total_runs: state.total_runs + 1,
+        ..state.clone()
+    };
+    let (mut fewest, mut most) = (usize::MAX, 0);
+    let mut last = 0;
+    for n in 1..=200 {
+        last = store
+            .commit_run(finished(&key, true, vec![], None), Box::new(counted))
+            .await
+            .unwrap()
+            .run_id;
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
+            .unwrap();
+        if n > RUN_HISTORY_PER_PIECE + 16 {
+            fewest = fewest.min(rows as usize);
+        }
+        most = most.max(rows as usize);
+    }
+    assert_eq!(fewest, RUN_HISTORY_PER_PIECE, "pruned down to the newest");
+    assert_eq!(
+        most,
+        RUN_HISTORY_PER_PIECE + 15,
+        "never more than 15 past them"
+    );
+    let runs = store.recent_runs(SPACE, &key.piece_id, 1000).await.unwrap();
+    assert_eq!(runs.len(), RUN_HISTORY_PER_PIECE);
+    assert_eq!(runs[0].id, last);
+}
