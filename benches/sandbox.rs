@@ -14,7 +14,11 @@
 //!   handler returns `bench()`, with the default limits (fuel metering on),
 //!   also run natively by `benches/native-quickjs/` (`make bench-compare`).
 //!
-//! `cargo bench --bench sandbox -- js` runs only the scripts.
+//! `cargo bench --bench sandbox -- js` runs only the scripts; `-- breakdown`
+//! the phases of a fresh instance's first run (time, CPU time, page faults);
+//! `-- memory` memory per live idle sandbox, mapping by mapping (resident,
+//! private, proportional); `-- fresh` fresh instances and their first runs
+//! in a row, `BGWASM_BENCH_ROUNDS` of them (5,000), for a profiler.
 
 use bgwasm::sandbox::{
     EgressPolicy, EngineOptions, Lang, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox,

@@ -4,7 +4,7 @@
 //! At most `max_live` sandboxes are kept. Past that, the least recently used
 //! idle ones are dropped (an eighth of the cap at a time, so the cost of
 //! choosing is spread over many new spaces); their spaces get a fresh instance
-//! at their next run, which costs about 150 µs and their module state. When
+//! at their next run, which costs about 50 µs and their module state. When
 //! the engine's instance slots run out all the same (runs keeping more
 //! sandboxes busy than the cap, sandboxes outside the pool), the engine has
 //! the pool drop its least recently used idle sandbox before a new instance

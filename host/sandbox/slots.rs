@@ -33,9 +33,11 @@ const MAX_POOLED_SLOTS: usize = 8192;
 
 /// Bytes of a freed linear memory that are restored by copying rather than
 /// unmapped, so the next instance in its slot does not fault them in again.
-/// Only the pages the last instance wrote are restored (the kernel reports
-/// them), which for a trivial run is about 200 KiB.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// Only the pages the last instances wrote are restored (the kernel reports
+/// them): for a trivial run about 150 KiB. The pages restored stay private
+/// to the slot, so this also bounds what a slot keeps of a busier earlier
+/// instance: no more than the 256 KiB a live idle sandbox is to take.
+const MEMORY_KEEP_RESIDENT: usize = 256 << 10;
 
 /// Bytes of a freed table kept the same way.
 const TABLE_KEEP_RESIDENT: usize = 64 << 10;
