@@ -22,7 +22,9 @@
 //! from each piece's second run on, over the window after the first interval
 //! (the first runs of 10,000 new registrations all fall due at once).
 
-use bgwasm::sandbox::{EngineOptions, Limits, SandboxEngine, SandboxPool};
+use bgwasm::sandbox::{
+    DEFAULT_MAX_LIVE_SANDBOXES, EngineOptions, Limits, SandboxEngine, SandboxPool,
+};
 use bgwasm::scheduler::{RetryPolicy, Scheduler, SchedulerConfig};
 use bgwasm::store::{RegistrationKey, StoreUrl};
 use std::num::NonZeroUsize;
@@ -167,7 +169,13 @@ async fn bench() {
         seeding.elapsed().as_secs_f64()
     );
 
-    let engine = SandboxEngine::new(EngineOptions::default()).await.unwrap();
+    // Sized as `bgwasm serve` sizes it, for its default --max-live-sandboxes.
+    let engine = SandboxEngine::new(EngineOptions {
+        max_live_sandboxes: DEFAULT_MAX_LIVE_SANDBOXES,
+        ..EngineOptions::default()
+    })
+    .await
+    .unwrap();
     let pool = SandboxPool::new(engine, Limits::default());
     let config = SchedulerConfig {
         policy: RetryPolicy {

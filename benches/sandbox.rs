@@ -14,7 +14,11 @@
 //!   handler returns `bench()`, with the default limits (fuel metering on),
 //!   also run natively by `benches/native-quickjs/` (`make bench-compare`).
 //!
-//! `cargo bench --bench sandbox -- js` runs only the scripts.
+//! `cargo bench --bench sandbox -- js` runs only the scripts; `-- breakdown`
+//! the phases of a fresh instance's first run (time, CPU time, page faults);
+//! `-- memory` memory per live idle sandbox, mapping by mapping (resident,
+//! private, proportional); `-- fresh` fresh instances and their first runs
+//! in a row, `BGWASM_BENCH_ROUNDS` of them (5,000), for a profiler.
 
 use bgwasm::sandbox::{
     EgressPolicy, EngineOptions, Lang, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox,
@@ -61,8 +65,15 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::args().skip(1).any(|arg| arg == "js") {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    if mode == "js" {
         runtime.block_on(cpu_bound_scripts());
+    } else if mode == "breakdown" {
+        runtime.block_on(breakdown());
+    } else if mode == "memory" {
+        runtime.block_on(memory_map());
+    } else if mode == "fresh" {
+        runtime.block_on(fresh_loop());
     } else {
         runtime.block_on(bench());
     }
@@ -122,20 +133,30 @@ async fn warm_runs(
     samples
 }
 
-async fn bench() {
+/// The engine, the trivial piece, an empty event and cells, after 20 fresh
+/// sandboxes ran the piece once (allocator and code paths warm).
+async fn warmed_up() -> (
+    Arc<SandboxEngine>,
+    Piece,
+    serde_json::Value,
+    Arc<MemoryCells>,
+) {
     let engine = SandboxEngine::new(EngineOptions::default())
         .await
         .expect("engine");
     let piece = Piece::new("trivial", TRIVIAL);
     let event = serde_json::json!({});
     let cells: Arc<MemoryCells> = Arc::new(MemoryCells::default());
-    let limits = Limits::default();
-
-    // Warm the allocator and code paths once.
     for _ in 0..20 {
-        let mut sandbox = SpaceSandbox::new(engine.clone(), "warmup", limits);
+        let mut sandbox = SpaceSandbox::new(engine.clone(), "warmup", Limits::default());
         assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
     }
+    (engine, piece, event, cells)
+}
+
+async fn bench() {
+    let (engine, piece, event, cells) = warmed_up().await;
+    let limits = Limits::default();
 
     let mut instantiate = Vec::new();
     for i in 0..500 {
@@ -218,6 +239,195 @@ async fn bench() {
 
     streamed_body().await;
     cpu_bound_scripts().await;
+}
+
+/// Minor page faults of this process so far (`/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    after
+        .split_whitespace()
+        .nth(7)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Nanoseconds this thread has spent on a CPU, in user and kernel mode
+/// (`/proc/thread-self/schedstat`): unlike the wall clock, it leaves out the
+/// time other processes had the core.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where a fresh instance's first run spends its time and its page faults,
+/// phase by phase, over `BREAKDOWN_SPACES` sandboxes:
+/// instantiation; the first run (loading the piece, then running it);
+/// loading a second piece in the same, now warm, instance and running it;
+/// a warm run. `cargo bench --bench sandbox -- breakdown`.
+async fn breakdown() {
+    const BREAKDOWN_SPACES: usize = 300;
+    let (engine, piece, event, cells) = warmed_up().await;
+    let other = Piece::new("other", "export function bgUpdater() { return 2; }");
+    let limits = Limits::default();
+    let mut sandboxes: Vec<SpaceSandbox> = (0..BREAKDOWN_SPACES)
+        .map(|i| SpaceSandbox::new(engine.clone(), format!("space-{i}"), limits))
+        .collect();
+    let phase = async |name: &str, sandboxes: &mut Vec<SpaceSandbox>, step: u8| {
+        let mut samples = Vec::with_capacity(sandboxes.len());
+        let faults = minor_faults();
+        let cpu = thread_cpu_ns();
+        for sandbox in sandboxes.iter_mut() {
+            let started = Instant::now();
+            match step {
+                0 => sandbox.instantiate().await.unwrap(),
+                1 => assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok),
+                2 => assert!(sandbox.run(&other, &event, cells.clone()).await.outcome.ok),
+                _ => assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok),
+            }
+            samples.push(started.elapsed());
+        }
+        let cpu = (thread_cpu_ns() - cpu) as f64 / 1e3 / sandboxes.len() as f64;
+        let faults = (minor_faults() - faults) as f64 / sandboxes.len() as f64;
+        report(
+            &format!("{name} (CPU {cpu:.1} µs, {faults:.0} faults)"),
+            &mut samples,
+        );
+    };
+    phase("instantiate", &mut sandboxes, 0).await;
+    phase("first run (load + run)", &mut sandboxes, 1).await;
+    phase("second piece (load + run)", &mut sandboxes, 2).await;
+    phase("warm run", &mut sandboxes, 3).await;
+}
+
+/// The resident set, its private (written, copy-on-write) part and the
+/// proportional set of each kind of mapping, in KiB:
+/// the compiled guest's file (its code, and the snapshot every linear memory
+/// maps copy-on-write), the anonymous parts of the linear memories' 4 GiB
+/// reservations, fiber stacks (by their size), the malloc heap, the rest.
+fn mappings() -> std::collections::BTreeMap<String, [u64; 3]> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut kinds = std::collections::BTreeMap::<String, [u64; 3]>::new();
+    let mut kind = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-')
+            && let (Ok(start), Ok(end)) =
+                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        {
+            let name = fields.nth(4).unwrap_or("");
+            let size = end - start;
+            kind = if name.ends_with(".cwasm") {
+                "guest file (code + snapshot)".into()
+            } else if !name.is_empty() {
+                name.into()
+            } else if size >= 1 << 30 {
+                "anonymous, in a linear memory reservation".into()
+            } else {
+                format!("anonymous, {} KiB mappings", size >> 10)
+            };
+            continue;
+        }
+        let kib = || {
+            fields
+                .clone()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        match first {
+            "Rss:" => kinds.entry(kind.clone()).or_default()[0] += kib(),
+            "Anonymous:" => kinds.entry(kind.clone()).or_default()[1] += kib(),
+            "Pss:" => kinds.entry(kind.clone()).or_default()[2] += kib(),
+            _ => {}
+        }
+    }
+    kinds
+}
+
+/// What `LIVE_INSTANCES` live idle sandboxes add, mapping kind by kind, per
+/// sandbox: `cargo bench --bench sandbox -- memory`.
+async fn memory_map() {
+    let (engine, piece, event, cells) = warmed_up().await;
+    let before = mappings();
+    let mut live = Vec::new();
+    for i in 0..LIVE_INSTANCES {
+        let mut sandbox = SpaceSandbox::new(engine.clone(), format!("live-{i}"), Limits::default());
+        assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
+        live.push(sandbox);
+    }
+    let after = mappings();
+    print_mappings("after one run each", &before, &after);
+    let runs: usize = std::env::var("BGWASM_BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    for sandbox in &mut live {
+        for _ in 1..runs {
+            assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
+        }
+    }
+    let later = mappings();
+    print_mappings(&format!("after {runs} runs each"), &before, &later);
+    drop(live);
+}
+
+/// What each sandbox added between `before` and `after`, kind by kind.
+fn print_mappings(
+    when: &str,
+    before: &std::collections::BTreeMap<String, [u64; 3]>,
+    after: &std::collections::BTreeMap<String, [u64; 3]>,
+) {
+    println!("{LIVE_INSTANCES} live sandboxes, {when}, per sandbox:");
+    let n = LIVE_INSTANCES as f64;
+    let mut all = [0.0; 3];
+    for (kind, now) in after {
+        let then = before.get(kind).copied().unwrap_or_default();
+        let d: Vec<f64> = (0..3)
+            .map(|i| (now[i] as f64 - then[i] as f64) / n)
+            .collect();
+        for i in 0..3 {
+            all[i] += d[i];
+        }
+        if d.iter().any(|kib| kib.abs() >= 0.5) {
+            println!(
+                "  {kind:<46} RSS {:>6.1} KiB (private {:>6.1})   PSS {:>6.1} KiB",
+                d[0], d[1], d[2]
+            );
+        }
+    }
+    println!(
+        "  {:<46} RSS {:>6.1} KiB (private {:>6.1})   PSS {:>6.1} KiB",
+        "all", all[0], all[1], all[2]
+    );
+}
+
+/// Fresh instances and their first trivial runs, one after another, for a
+/// profiler: `perf record ... sandbox-* fresh`.
+async fn fresh_loop() {
+    let (engine, piece, event, cells) = warmed_up().await;
+    let rounds: usize = std::env::var("BGWASM_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5000);
+    let started = Instant::now();
+    let cpu = thread_cpu_ns();
+    for i in 0..rounds {
+        let mut sandbox =
+            SpaceSandbox::new(engine.clone(), format!("space-{i}"), Limits::default());
+        assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
+    }
+    println!(
+        "{rounds} fresh instances + first runs: {:.1} µs each, CPU {:.1} µs",
+        started.elapsed().as_secs_f64() * 1e6 / rounds as f64,
+        (thread_cpu_ns() - cpu) as f64 / 1e3 / rounds as f64
+    );
 }
 
 /// Timed runs per script; the figure is their median.

@@ -82,6 +82,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let engine = SandboxEngine::new(EngineOptions {
         egress,
+        max_live_sandboxes: config.max_live_sandboxes,
         ..EngineOptions::default()
     })
     .await?;

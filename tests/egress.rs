@@ -15,6 +15,7 @@ async fn probe(policy: EgressPolicy, limits: Limits, urls: &[String]) -> RunRepo
     let engine = SandboxEngine::new(EngineOptions {
         cache_dir: Some(common::cache_dir()),
         egress: policy,
+        ..EngineOptions::default()
     })
     .await
     .unwrap();
@@ -245,6 +246,7 @@ async fn bodies_the_piece_has_not_read_are_not_held_by_the_host() {
     let engine = SandboxEngine::new(EngineOptions {
         cache_dir: Some(common::cache_dir()),
         egress: EgressPolicy::new(true, vec![]),
+        ..EngineOptions::default()
     })
     .await
     .unwrap();

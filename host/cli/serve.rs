@@ -71,9 +71,11 @@ pub struct ServeArgs {
     /// daemons can split the work.
     #[arg(long = "integration", value_name = "NAME")]
     pub integrations: Vec<String>,
-    /// Sandboxes kept alive at most (about 0.5 MiB each when idle). Past it,
+    /// Sandboxes kept alive at most (about 0.2 MiB each when idle). Past it,
     /// the least recently used idle ones are dropped; their next run starts a
-    /// fresh instance.
+    /// fresh instance. The instance slots (4 GiB of address space each) are
+    /// reserved for this many and an eighth more at start; above 7,254,
+    /// instances are allocated one by one instead (slower to make).
     #[arg(long, value_name = "N", default_value_t = crate::sandbox::DEFAULT_MAX_LIVE_SANDBOXES)]
     pub max_live_sandboxes: usize,
     /// Largest request body the API accepts, in bytes (413 past it).

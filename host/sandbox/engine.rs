@@ -6,6 +6,7 @@ use super::SandboxError;
 use super::bindings::SandboxPre;
 use super::cache;
 use super::egress::{EgressPolicy, PolicyResolver};
+use super::slots::{self, InstanceSlots};
 use super::state::StoreState;
 use crate::typescript::StripCache;
 use std::path::PathBuf;
@@ -17,13 +18,27 @@ use wasmtime::component::{HasSelf, Linker};
 const MAX_WASM_STACK: usize = 4 << 20;
 
 /// How [`SandboxEngine`] is set up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// Where the compiled guest is cached. `None`: `$BGWASM_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/bgwasm`, else `~/.cache/bgwasm`.
     pub cache_dir: Option<PathBuf>,
     /// Where fetches may go. The default denies every internal address.
     pub egress: EgressPolicy,
+    /// How many sandboxes are to be kept live at once (a
+    /// [`super::SandboxPool`]'s cap): the engine's instance slots are sized
+    /// from it, with room to spare. Default: 256.
+    pub max_live_sandboxes: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            egress: EgressPolicy::default(),
+            max_live_sandboxes: slots::DEFAULT_ENGINE_SANDBOXES,
+        }
+    }
 }
 
 /// The engine shared by all sandboxes of a process.
@@ -33,6 +48,8 @@ pub struct SandboxEngine {
     http: reqwest::Client,
     egress: Arc<EgressPolicy>,
     strip_cache: StripCache,
+    slots: InstanceSlots,
+    max_live: usize,
 }
 
 impl SandboxEngine {
@@ -40,8 +57,18 @@ impl SandboxEngine {
     /// guest for this engine configuration, else by pre-initialising and
     /// compiling it (a second or so) and caching the result.
     pub async fn new(options: EngineOptions) -> Result<Arc<Self>, SandboxError> {
-        let engine =
-            wasmtime::Engine::new(&engine_config()).map_err(|e| SandboxError::Setup(e.into()))?;
+        let max_live = options.max_live_sandboxes.max(1);
+        let slot_count = slots::slots_for(max_live);
+        let allocation = slots::allocation_strategy(slot_count);
+        let pooled = matches!(allocation, wasmtime::InstanceAllocationStrategy::Pooling(_));
+        let mut config = engine_config();
+        config.allocation_strategy(allocation);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| {
+            SandboxError::Setup(anyhow::Error::from(e).context(format!(
+                "reserving {slot_count} instance slots for {max_live} live sandboxes \
+                 (--max-live-sandboxes); try fewer"
+            )))
+        })?;
         let cache_dir = options.cache_dir.unwrap_or_else(cache::default_dir);
         let component = cache::load_guest(&engine, &cache_dir).await?;
         let mut linker = Linker::<StoreState>::new(&engine);
@@ -71,6 +98,8 @@ impl SandboxEngine {
             http,
             egress,
             strip_cache: StripCache::default(),
+            slots: InstanceSlots::new(pooled.then_some(slot_count)),
+            max_live,
         }))
     }
 
@@ -78,6 +107,22 @@ impl SandboxEngine {
     /// the process.
     pub fn strip_cache(&self) -> &StripCache {
         &self.strip_cache
+    }
+
+    /// How many sandboxes this engine was made to keep live at once.
+    pub fn max_live_sandboxes(&self) -> usize {
+        self.max_live
+    }
+
+    /// How many instances can be live at once, when they are pooled (made
+    /// for [`EngineOptions::max_live_sandboxes`] and some to spare); `None`
+    /// when they are allocated on demand.
+    pub fn instance_slots(&self) -> Option<usize> {
+        self.slots.pooled()
+    }
+
+    pub(crate) fn slots(&self) -> &InstanceSlots {
+        &self.slots
     }
 
     pub(crate) fn engine(&self) -> &wasmtime::Engine {

@@ -17,6 +17,7 @@ mod outcome;
 mod piece;
 mod pool;
 mod record;
+mod slots;
 mod space;
 mod state;
 mod transfers;

@@ -4,19 +4,26 @@
 //! At most `max_live` sandboxes are kept. Past that, the least recently used
 //! idle ones are dropped (an eighth of the cap at a time, so the cost of
 //! choosing is spread over many new spaces); their spaces get a fresh instance
-//! at their next run, which costs about 150 µs and their module state.
+//! at their next run, which costs about 50 µs and their module state. When
+//! the engine's instance slots run out all the same (runs keeping more
+//! sandboxes busy than the cap, sandboxes outside the pool), the engine has
+//! the pool drop its least recently used idle sandbox before a new instance
+//! is made.
 
 use super::cells::CellSource;
 use super::engine::SandboxEngine;
 use super::limits::Limits;
 use super::outcome::{ErrorKind, RunOutcome};
 use super::piece::Piece;
+use super::slots::Reclaim;
 use super::space::{RunReport, SpaceSandbox};
 use crate::metrics::Metrics;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
-/// The default cap on live sandboxes: about 2 GiB of idle instances.
+/// The daemon's default cap on live sandboxes (`--max-live-sandboxes`):
+/// about 2 GiB of idle instances.
 pub const DEFAULT_MAX_LIVE_SANDBOXES: usize = 4096;
 
 /// The sandboxes of all spaces. Cloning it is cheap and shares them.
@@ -30,7 +37,7 @@ struct PoolInner {
     limits: Limits,
     max_live: usize,
     /// The cap of each run's record, in bytes (0: not recorded).
-    record_bytes: usize,
+    record_bytes: AtomicUsize,
     spaces: Mutex<Spaces>,
     /// `bgwasm_live_sandboxes` follows every insertion and eviction.
     metrics: Metrics,
@@ -49,11 +56,15 @@ struct Slot {
 }
 
 impl SandboxPool {
+    /// A pool that keeps as many live sandboxes as `engine` was made for
+    /// ([`super::EngineOptions::max_live_sandboxes`]).
     pub fn new(engine: Arc<SandboxEngine>, limits: Limits) -> Self {
-        Self::with_max_live(engine, limits, DEFAULT_MAX_LIVE_SANDBOXES)
+        let max_live = engine.max_live_sandboxes();
+        Self::with_max_live(engine, limits, max_live)
     }
 
-    /// A pool that keeps at most `max_live` sandboxes (at least one).
+    /// A pool that keeps at most `max_live` sandboxes (at least one, at most
+    /// as many as `engine` was made for).
     pub fn with_max_live(engine: Arc<SandboxEngine>, limits: Limits, max_live: usize) -> Self {
         Self::with_metrics(engine, limits, max_live, Metrics::new())
     }
@@ -66,24 +77,24 @@ impl SandboxPool {
         max_live: usize,
         metrics: Metrics,
     ) -> Self {
-        Self {
-            inner: Arc::new(PoolInner {
-                engine,
-                limits,
-                max_live: max_live.max(1),
-                record_bytes: super::DEFAULT_RECORD_BYTES,
-                spaces: Mutex::new(Spaces::default()),
-                metrics,
-            }),
-        }
+        let max_live = max_live.clamp(1, engine.max_live_sandboxes());
+        let inner = Arc::new(PoolInner {
+            engine,
+            limits,
+            max_live,
+            record_bytes: AtomicUsize::new(super::DEFAULT_RECORD_BYTES),
+            spaces: Mutex::new(Spaces::default()),
+            metrics,
+        });
+        let reclaimer: Weak<dyn Reclaim> = Arc::downgrade(&inner) as Weak<PoolInner>;
+        inner.engine.slots().add_reclaimer(reclaimer);
+        Self { inner }
     }
 
-    /// Caps each run's record at `bytes` (0: runs are not recorded). Call
-    /// it before the pool is cloned or used.
-    pub fn with_record_bytes(mut self, bytes: usize) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.record_bytes = bytes;
-        }
+    /// Caps each run's record at `bytes` (0: runs are not recorded), for
+    /// the sandboxes made from now on: call it before the pool is used.
+    pub fn with_record_bytes(self, bytes: usize) -> Self {
+        self.inner.record_bytes.store(bytes, Ordering::Relaxed);
         self
     }
 
@@ -104,7 +115,7 @@ impl SandboxPool {
         }
         let sandbox = Arc::new(tokio::sync::Mutex::new(
             SpaceSandbox::new(self.inner.engine.clone(), space, self.inner.limits)
-                .with_record_bytes(self.inner.record_bytes),
+                .with_record_bytes(self.inner.record_bytes.load(Ordering::Relaxed)),
         ));
         spaces.by_name.insert(
             space.to_owned(),
@@ -157,6 +168,29 @@ impl SandboxPool {
             .expect("sandbox pool lock")
             .by_name
             .len()
+    }
+}
+
+impl Reclaim for PoolInner {
+    /// Drops the least recently used idle sandbox that holds an instance.
+    fn reclaim_one(&self) -> bool {
+        let mut spaces = self.spaces.lock().expect("sandbox pool lock");
+        let oldest = spaces
+            .by_name
+            .iter()
+            // Nobody else holds it (and nobody can start to while the lock is
+            // held), so `try_lock` only fails if it is in use.
+            .filter(|(_, slot)| Arc::strong_count(&slot.sandbox) == 1)
+            .filter(|(_, slot)| slot.sandbox.try_lock().is_ok_and(|s| s.is_live()))
+            .min_by_key(|(_, slot)| slot.last_used)
+            .map(|(name, _)| name.clone());
+        let Some(name) = oldest else {
+            return false;
+        };
+        spaces.by_name.remove(&name);
+        self.metrics.set_live_sandboxes(spaces.by_name.len());
+        tracing::debug!(space = %name, "dropped an idle sandbox to free its instance slot");
+        true
     }
 }
 

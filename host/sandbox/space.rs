@@ -19,6 +19,7 @@ use super::record::{
     DEFAULT_RECORD_BYTES, Mode, Phase, Player, Recorder, ReplayRecord, ReplayReport,
     compare_outcomes, writes_of,
 };
+use super::slots::SlotPermit;
 use super::state::{RunState, StoreState};
 use crate::typescript::{PositionMap, Stripped, TsSyntaxError, remap_stack};
 use sha2::{Digest, Sha256};
@@ -55,6 +56,9 @@ struct LiveInstance {
     bindings: Sandbox,
     /// What each piece loaded in this instance was loaded from.
     loaded: HashMap<String, Loaded>,
+    /// The instance's slot in the engine's pool, given back after the store
+    /// is dropped (fields drop in order).
+    _slot: SlotPermit,
 }
 
 /// A piece's source as loaded: its language and content hash.
@@ -386,6 +390,7 @@ fn remap_outcome(outcome: &mut RunOutcome, piece_id: &str, map: &PositionMap) {
 
 impl LiveInstance {
     async fn new(engine: &SandboxEngine, limits: &Limits) -> anyhow::Result<Self> {
+        let slot = engine.slots().acquire().await;
         let fetcher = Arc::new(Fetcher::new(
             engine.http().clone(),
             engine.egress().clone(),
@@ -400,6 +405,7 @@ impl LiveInstance {
             store,
             bindings,
             loaded: HashMap::new(),
+            _slot: slot,
         })
     }
 

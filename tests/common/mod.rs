@@ -41,6 +41,7 @@ pub async fn engine() -> Arc<SandboxEngine> {
     SandboxEngine::new(EngineOptions {
         cache_dir: Some(cache_dir()),
         egress: EgressPolicy::new(true, vec![]),
+        ..EngineOptions::default()
     })
     .await
     .expect("the sandbox engine starts")
