@@ -101,6 +101,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         config.scheduler,
         metrics.clone(),
     );
+    let wake_ups = store
+        .wake_ups(&scheduler_config.integrations)
+        .map(|woken| tokio::spawn(wake_on_notice(woken, scheduler.clone())));
     let counting = tokio::spawn(crate::metrics::refresh::keep_counting_registrations(
         store.clone(),
         metrics.clone(),
@@ -168,6 +171,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("the scheduler stopped unexpectedly")??;
     counting.abort();
+    if let Some(wake_ups) = wake_ups {
+        wake_ups.abort();
+    }
     match tokio::time::timeout(grace + Duration::from_secs(1), server).await {
         Ok(result) => result.context("the HTTP server stopped unexpectedly")??,
         Err(_) => tracing::warn!(
@@ -180,6 +186,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         "bgwasm stopped"
     );
     Ok(())
+}
+
+/// Wakes the scheduler whenever another node (or this one) announces a
+/// registration due now.
+async fn wake_on_notice(mut woken: tokio::sync::watch::Receiver<u64>, scheduler: Scheduler) {
+    while woken.changed().await.is_ok() {
+        scheduler.wake();
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

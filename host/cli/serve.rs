@@ -67,6 +67,12 @@ pub struct ServeArgs {
     /// while a commit is syncing.
     #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
     pub commit_delay: Duration,
+    /// The longest an idle daemon waits before looking for due pieces again,
+    /// in case another daemon sharing the store left it work. On PostgreSQL,
+    /// a piece registered or enabled through any daemon wakes idle ones at
+    /// once (LISTEN/NOTIFY), so this can be long.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub max_idle: Duration,
     /// Serve only the pieces of this integration (repeatable), so several
     /// daemons can split the work.
     #[arg(long = "integration", value_name = "NAME")]
@@ -137,6 +143,7 @@ impl ServeArgs {
                     delay: self.commit_delay,
                     ..GroupCommit::default()
                 },
+                max_idle: self.max_idle,
                 ..SchedulerConfig::default()
             },
             max_live_sandboxes: self.max_live_sandboxes,

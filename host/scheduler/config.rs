@@ -20,7 +20,7 @@ pub struct SchedulerConfig {
     /// once by another, so this only bounds one transaction's size.
     pub claim_batch: usize,
     /// The longest the loop sleeps without looking at the store, so work
-    /// added by another daemon sharing the database is noticed.
+    /// added by another daemon sharing the database is noticed (`--max-idle`).
     pub max_idle: Duration,
     /// How finished runs are grouped into commits (`--commit-delay`).
     pub group_commit: GroupCommit,

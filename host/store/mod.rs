@@ -221,6 +221,19 @@ pub trait Store: Send + Sync + 'static {
             Ok(PhaseCounts::tally(&all))
         })
     }
+
+    /// Wake-ups from other nodes sharing the store: the receiver changes
+    /// whenever a registration of `integrations` became due now through any
+    /// node, so an idle scheduler looks at once. Starts listening (on the
+    /// current tokio runtime) until the receiver is dropped. `None`: the
+    /// store has no other nodes (SQLite), and the API wakes its own
+    /// scheduler.
+    fn wake_ups(
+        &self,
+        _integrations: &IntegrationFilter,
+    ) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 #[cfg(test)]

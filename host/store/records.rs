@@ -233,6 +233,15 @@ impl IntegrationFilter {
             Some(&self.only)
         }
     }
+
+    /// Whether a registration of `integration` is served.
+    pub fn serves(&self, integration: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .binary_search_by(|name| name.as_str().cmp(integration))
+                .is_ok()
+    }
 }
 
 /// Which registrations to list.

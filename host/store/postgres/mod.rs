@@ -9,12 +9,16 @@
 //! Read-modify-write steps lock their row (`SELECT ... FOR UPDATE`), and
 //! claims skip rows another transaction holds (`FOR UPDATE SKIP LOCKED`).
 //!
+//! Registering or enabling a piece due now wakes idle nodes through
+//! `LISTEN/NOTIFY` (`notify`).
+//!
 //! When the database goes away, each call fails with a
 //! [`StoreError::PostgresPool`] or [`StoreError::Postgres`] (a transaction
 //! in flight is rolled back by the server, never half-applied), and the pool
 //! opens fresh connections once the database is back.
 
 mod cells;
+mod notify;
 mod pieces;
 mod registrations;
 mod rows;
@@ -38,6 +42,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use rows::Columns;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 /// Connections the store keeps at most (API, scheduler and commits).
@@ -64,6 +69,8 @@ macro_rules! in_transaction {
 pub struct PostgresStore {
     pool: Pool,
     cells: Arc<CellReader>,
+    /// For the wake-up listener's connection of its own.
+    config: Arc<tokio_postgres::Config>,
 }
 
 fn pool(config: &tokio_postgres::Config, max_size: usize) -> Result<Pool, StoreError> {
@@ -106,6 +113,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             cells: Arc::new(cells),
+            config: Arc::new(config.clone()),
         })
     }
 
@@ -232,8 +240,10 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, Registration> {
         let (key, integration) = (key.clone(), integration.to_owned());
         Box::pin(async move {
-            in_transaction!(self, "registering a piece", |tx| {
-                registrations::register(&tx, &key, &integration, now)
+            in_transaction!(self, "registering a piece", |tx| async {
+                let registration = registrations::register(&tx, &key, &integration, now).await?;
+                notify::announce_if_due(&tx, &registration, now).await?;
+                Ok::<_, StoreError>(registration)
             })
         })
     }
@@ -241,8 +251,11 @@ impl Store for PostgresStore {
     fn enable(&self, key: &RegistrationKey, now: EpochMillis) -> StoreFuture<'_, Registration> {
         let key = key.clone();
         Box::pin(async move {
-            in_transaction!(self, "enabling a registration", |tx| {
-                registrations::update(&tx, &key, now, |state| state.reinitialized(now))
+            in_transaction!(self, "enabling a registration", |tx| async {
+                let registration =
+                    registrations::update(&tx, &key, now, |state| state.reinitialized(now)).await?;
+                notify::announce_if_due(&tx, &registration, now).await?;
+                Ok::<_, StoreError>(registration)
             })
         })
     }
@@ -445,5 +458,9 @@ impl Store for PostgresStore {
             let client = self.client("counting").await?;
             counts(&client).await
         })
+    }
+
+    fn wake_ups(&self, integrations: &IntegrationFilter) -> Option<watch::Receiver<u64>> {
+        Some(notify::listen(&self.config, integrations))
     }
 }
