@@ -159,6 +159,7 @@ fn finished(
     claim: Option<ClaimToken>,
 ) -> FinishedRun {
     FinishedRun {
+        lease: None,
         key: key.clone(),
         trigger: RunTrigger::Scheduled,
         claim,
@@ -923,3 +924,5 @@ async fn run_times_are_the_newest_runs_in_brief<B: Backend>() {
     let brief: Vec<(u64, bool)> = times.iter().map(|t| (t.millis(), t.ok)).collect();
     assert_eq!(brief, vec![(15, true), (10, true), (5, false)]);
 }
+
+mod leases;
