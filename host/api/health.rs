@@ -12,6 +12,12 @@ pub async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({
         "status": "ok",
         "did": state.daemon_did().map(|did| did.to_string()),
+        // This daemon's name among the nodes sharing a PostgreSQL store; none
+        // for the embedded store.
+        "node": state
+            .store()
+            .leases()
+            .map(|leases| leases.lease_config().node.to_string()),
         "uptimeSeconds": state.started().elapsed().as_secs(),
         "running": activity.running,
         "queued": activity.queued,

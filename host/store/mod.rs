@@ -8,6 +8,7 @@
 //! only clock.
 
 mod error;
+mod lease;
 pub mod migrate;
 mod piece_id;
 mod postgres;
@@ -18,6 +19,10 @@ mod sqlite;
 mod url;
 
 pub use error::StoreError;
+pub use lease::{
+    DEFAULT_LEASE_TTL, Heartbeat, LeaseConfig, LeaseToken, MAX_NODE_ID_LEN, MIN_LEASE_TTL, NodeId,
+    NodeIdError, SpaceLease, SpaceLeases,
+};
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use postgres::PostgresStore;
 pub use records::{
@@ -132,7 +137,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Startup recovery: claims left by a daemon that died (`kill -9`) are
     /// released. Returns the enabled registrations served that are overdue at
-    /// `now`, so the scheduler can spread them out.
+    /// `now`, so the scheduler can spread them out. A store shared by several
+    /// daemons releases only the claims no live lease covers (and this
+    /// node's own, left by its previous run), and returns only those.
     fn recover_after_restart(
         &self,
         now: EpochMillis,
@@ -213,6 +220,12 @@ pub trait Store: Send + Sync + 'static {
     /// Registrations by phase, for the metrics (counted every few seconds).
     /// This default lists every registration; a store should override it
     /// with a count where the data is.
+    /// The space leases of a store shared by several daemons; `None` (the
+    /// default) for a store only one daemon opens.
+    fn leases(&self) -> Option<&dyn SpaceLeases> {
+        None
+    }
+
     fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
         Box::pin(async move {
             let all = self

@@ -159,6 +159,7 @@ fn finished(
     claim: Option<ClaimToken>,
 ) -> FinishedRun {
     FinishedRun {
+        lease: None,
         key: key.clone(),
         trigger: RunTrigger::Scheduled,
         claim,
@@ -1022,3 +1023,5 @@ async fn a_dropped_wake_up_connection_reconnects_and_wakes() {
         .await
         .expect("the listener's connection closes once nobody listens");
 }
+
+mod leases;

@@ -18,6 +18,7 @@
 //! opens fresh connections once the database is back.
 
 mod cells;
+mod leases;
 mod notify;
 mod pieces;
 mod registrations;
@@ -32,9 +33,9 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{PostgresContext, StoreError};
 use super::{
     AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
-    IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, RecordedRun, Registration,
-    RegistrationFilter, RegistrationKey, RunRecord, RunTime, RunTransition, Snapshot, Store,
-    StoreCounts, StoreFuture, StoredPiece,
+    Heartbeat, IntegrationFilter, LeaseConfig, PhaseCounts, PieceId, PieceInfo, PieceSource,
+    RecordedRun, Registration, RegistrationFilter, RegistrationKey, RunRecord, RunTime,
+    RunTransition, Snapshot, SpaceLease, SpaceLeases, Store, StoreCounts, StoreFuture, StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::{CellReader, PostgresCells};
@@ -64,13 +65,15 @@ macro_rules! in_transaction {
     }};
 }
 
-/// The PostgreSQL store.
+/// The PostgreSQL store, as one node among those sharing the database.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
     cells: Arc<CellReader>,
     /// For the wake-up listener's connection of its own.
     config: Arc<tokio_postgres::Config>,
+    /// This node's name and lease ttl.
+    lease: Arc<LeaseConfig>,
 }
 
 fn pool(config: &tokio_postgres::Config, max_size: usize) -> Result<Pool, StoreError> {
@@ -114,7 +117,15 @@ impl PostgresStore {
             pool,
             cells: Arc::new(cells),
             config: Arc::new(config.clone()),
+            lease: Arc::new(LeaseConfig::default_for_this_process()),
         })
+    }
+
+    /// The same store as node `lease.node`, its leases lasting `lease.ttl`
+    /// (the default is this process's `<hostname>-<pid>` and 15 s).
+    pub fn as_node(mut self, lease: LeaseConfig) -> Self {
+        self.lease = Arc::new(lease);
+        self
     }
 
     async fn client(&self, context: &'static str) -> Result<deadpool_postgres::Client, StoreError> {
@@ -305,7 +316,7 @@ impl Store for PostgresStore {
         let integrations = integrations.clone();
         Box::pin(async move {
             let client = self.client("claiming due registrations").await?;
-            schedule::claim_due(&client, now, &integrations, limit).await
+            schedule::claim_due(&client, &self.lease, now, &integrations, limit).await
         })
     }
 
@@ -334,7 +345,7 @@ impl Store for PostgresStore {
         let integrations = integrations.clone();
         Box::pin(async move {
             in_transaction!(self, "recovering after a restart", |tx| {
-                schedule::recover_after_restart(&tx, now, &integrations)
+                schedule::recover_after_restart(&tx, &self.lease, now, &integrations)
             })
         })
     }
@@ -353,7 +364,7 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, CommittedRun> {
         Box::pin(async move {
             in_transaction!(self, "committing a run", |tx| {
-                runs::commit(&tx, run, transition)
+                runs::commit(&tx, self.lease.node.as_str(), run, transition)
             })
         })
     }
@@ -368,7 +379,7 @@ impl Store for PostgresStore {
                 // A savepoint per run: one that cannot be written leaves the
                 // others in.
                 let savepoint = tx.savepoint("run").await.context(CONTEXT)?;
-                match runs::commit(&savepoint, run, transition).await {
+                match runs::commit(&savepoint, self.lease.node.as_str(), run, transition).await {
                     Ok(committed) => {
                         savepoint.commit().await.context(CONTEXT)?;
                         results.push(Ok(committed));
@@ -395,6 +406,10 @@ impl Store for PostgresStore {
             let client = self.client("reading run times").await?;
             runs::recent_times(&client, &space, &id, limit).await
         })
+    }
+
+    fn leases(&self) -> Option<&dyn SpaceLeases> {
+        Some(self)
     }
 
     fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
@@ -462,5 +477,26 @@ impl Store for PostgresStore {
 
     fn wake_ups(&self, integrations: &IntegrationFilter) -> Option<watch::Receiver<u64>> {
         Some(notify::listen(&self.config, integrations))
+    }
+}
+
+impl SpaceLeases for PostgresStore {
+    fn lease_config(&self) -> &LeaseConfig {
+        &self.lease
+    }
+
+    fn heartbeat(&self, active_spaces: Vec<String>) -> StoreFuture<'_, Heartbeat> {
+        Box::pin(async move {
+            let client = self.client("renewing space leases").await?;
+            leases::heartbeat(&client, &self.lease, &active_spaces).await
+        })
+    }
+
+    fn acquire_space(&self, space: &str) -> StoreFuture<'_, SpaceLease> {
+        let space = space.to_owned();
+        Box::pin(async move {
+            let client = self.client("taking a space's lease").await?;
+            leases::acquire(&client, &self.lease, &space).await
+        })
     }
 }

@@ -61,6 +61,7 @@ pub fn claim_due(
             claimed.push(ClaimedRun {
                 key: RegistrationKey::new(space, piece_id),
                 claim: ClaimToken(now),
+                lease: None,
                 due_at,
                 source_hash,
             });
