@@ -168,8 +168,22 @@ async fn a_registration_through_one_node_wakes_an_idle_other_at_once() {
     // A looks at the database on its own only once a minute; B serves
     // another integration, so it never runs the piece itself.
     const MAX_IDLE: Duration = Duration::from_secs(60);
-    let a = node(&url, "a", dir.path(), &["--max-idle", "60s"]).await;
-    let b = node(&url, "b", dir.path(), &["--integration", "elsewhere"]).await;
+    // (Its heartbeat, which also ends an idle wait, comes every third of its
+    // lease ttl: a long one.)
+    let a = node(
+        &url,
+        "a",
+        dir.path(),
+        &["--max-idle", "60s", "--node-id", "a", "--lease-ttl", "300s"],
+    )
+    .await;
+    let b = node(
+        &url,
+        "b",
+        dir.path(),
+        &["--integration", "elsewhere", "--node-id", "b"],
+    )
+    .await;
     // Let A settle into its long idle wait.
     tokio::time::sleep(Duration::from_secs(2)).await;
 

@@ -172,7 +172,8 @@ pub async fn recover_after_restart(
         .collect()
 }
 
-/// Sets new due times for scheduled registrations, in one statement.
+/// Sets new due times for scheduled registrations, in one statement;
+/// those another transaction holds keep theirs.
 pub async fn reschedule(
     client: &impl GenericClient,
     due: &[(RegistrationKey, EpochMillis)],
@@ -185,9 +186,19 @@ pub async fn reschedule(
     let times: Vec<EpochMillis> = due.iter().map(|(_, at)| *at).collect();
     client
         .execute(
-            "UPDATE registrations AS r SET next_run = d.next_run
-             FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS d(space, piece_id, next_run)
-             WHERE r.space = d.space AND r.piece_id = d.piece_id AND r.phase = 'scheduled'",
+            // Rows another node is changing (rescheduling them too, at its
+            // own start) are skipped, not waited for: two nodes locking
+            // overlapping sets in different orders would deadlock.
+            "UPDATE registrations AS r SET next_run = due.next_run
+             FROM (
+                SELECT s.space, s.piece_id, d.next_run
+                FROM registrations AS s
+                JOIN unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS d(space, piece_id, next_run)
+                  ON s.space = d.space AND s.piece_id = d.piece_id
+                WHERE s.phase = 'scheduled'
+                FOR UPDATE OF s SKIP LOCKED
+             ) AS due
+             WHERE r.space = due.space AND r.piece_id = due.piece_id",
             &[&spaces, &ids, &times],
         )
         .await
