@@ -4,13 +4,15 @@
 //!
 //! - sustained runs/s with 1, 2 and 3 nodes, trivial pieces, more due than
 //!   the nodes can run (each node count on a fresh database, seeded alike);
-//! - PostgreSQL transactions per run over the same window: all of them
-//!   (`pg_stat_database.xact_commit`, reads included) and those that wrote
-//!   (the transaction-id counter);
-//! - the time from `kill -9` of a node to the last piece of the spaces it held
-//!   running on another node (3 nodes, a lighter load).
+//! - commits per run: the nodes' group commits (each node logs its count
+//!   when it stops), and every transaction PostgreSQL committed on the
+//!   database (`pg_stat_database.xact_commit`: claims, heartbeats and reads
+//!   included), over the nodes' whole lives;
+//! - the time from `kill -9` of a node to the last of the pieces it held
+//!   (claimed under its leases) starting on another node: 3 nodes, pieces
+//!   that take 300 ms, so that each node holds some at any moment.
 //!
-//! `cargo bench --bench cluster` (about 3 minutes). `BGWASM_BENCH_SPACES` and
+//! `cargo bench --bench cluster` (about 4 minutes). `BGWASM_BENCH_SPACES` and
 //! `BGWASM_BENCH_PIECES` change the saturating shape (200 spaces of 5
 //! pieces), `BGWASM_BENCH_INTERVAL` its interval (1 s), `BGWASM_BENCH_WARMUP`
 //! and `BGWASM_BENCH_WINDOW` the measurement (10 s, then 20 s),
@@ -35,13 +37,22 @@ async fn node(url: &str, name: &str, interval: Duration, dir: &Path, extra: &[&s
     let interval = format!("{}ms", interval.as_millis());
     let mut args = vec!["--store", url, "--node-id", name, "--interval", &interval];
     args.extend_from_slice(extra);
-    let env = [("OPERATOR_PASS", "cluster bench"), ("RUST_LOG", "warn")];
+    let env = [
+        ("OPERATOR_PASS", "cluster bench"),
+        ("RUST_LOG", "warn,bgwasm::serve=info"),
+    ];
     ServeNode::start(name, dir, &args, &env).await
 }
 
 /// A fresh database of `cluster` with `spaces` x `pieces` trivial pieces
 /// registered; its URL.
-async fn seeded(cluster: &PgCluster, name: &str, spaces: usize, pieces: usize) -> String {
+async fn seeded(
+    cluster: &PgCluster,
+    name: &str,
+    spaces: usize,
+    pieces: usize,
+    body: &str,
+) -> String {
     cluster.create_database(name);
     let url = cluster.url(name);
     let store = url.parse::<StoreUrl>().unwrap().open().await.unwrap();
@@ -50,9 +61,7 @@ async fn seeded(cluster: &PgCluster, name: &str, spaces: usize, pieces: usize) -
         let space =
             bgwasm::identity::space_did_for_name(&format!("bench-{s}"), "common user").to_string();
         for p in 0..pieces {
-            let source = format!(
-                "// piece {p} of space {s}\nexport function bgUpdater() {{ return {p}; }}\n"
-            );
+            let source = format!("// piece {p} of space {s}\nexport {body}\n");
             let added = store
                 .add_piece(&space, None, source.into(), 0)
                 .await
@@ -75,19 +84,37 @@ async fn seeded(cluster: &PgCluster, name: &str, spaces: usize, pieces: usize) -
     url
 }
 
-/// Runs committed, transactions committed, and the transaction-id counter
-/// (which only writing transactions move).
-async fn counters(db: &tokio_postgres::Client) -> (i64, i64, i64) {
+/// The trivial piece of the throughput runs.
+const TRIVIAL: &str = "function bgUpdater() { return 1; }";
+
+/// Runs committed, and transactions committed on the database (the
+/// statistics of a connection arrive when it closes, or every second or so).
+async fn counters(db: &tokio_postgres::Client) -> (i64, i64) {
     let row = db
         .query_one(
             "SELECT (SELECT coalesce(sum(total_runs), 0)::BIGINT FROM registrations),
-                    (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
-                    pg_snapshot_xmax(pg_current_snapshot())::TEXT::BIGINT",
+                    (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())",
             &[],
         )
         .await
         .unwrap();
-    (row.get(0), row.get(1), row.get(2))
+    (row.get(0), row.get(1))
+}
+
+/// The group commits a stopped node logged: (commits, runs in them).
+fn logged_commits(node_log: &str) -> (u64, u64) {
+    let line = node_log
+        .lines()
+        .rev()
+        .find(|line| line.contains("bgwasm stopped"))
+        .unwrap_or_else(|| panic!("a node did not log its stop:\n{node_log}"));
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}= in {line}"))
+    };
+    (field("commits"), field("committed_runs"))
 }
 
 fn main() {
@@ -120,32 +147,47 @@ async fn bench() {
         humantime::format_duration(window),
     );
     println!(
-        "{:<6} {:>10} {:>22} {:>24}",
-        "nodes", "runs/s", "transactions per run", "writing ones per run"
+        "{:<6} {:>8} {:>18} {:>22}",
+        "nodes", "runs/s", "runs per commit", "transactions per run"
     );
     for &n in &counts {
-        let url = seeded(&cluster, &format!("bench_{n}_nodes"), spaces, pieces).await;
+        let url = seeded(
+            &cluster,
+            &format!("bench_{n}_nodes"),
+            spaces,
+            pieces,
+            TRIVIAL,
+        )
+        .await;
         let db = connect(&url).await;
+        let (_, xacts_before) = counters(&db).await;
         let mut nodes = Vec::new();
         for k in 1..=n {
             nodes.push(node(&url, &format!("b{n}-{k}"), interval, dir.path(), &[]).await);
         }
         tokio::time::sleep(warmup).await;
-        let (runs0, xacts0, xids0) = counters(&db).await;
+        let (runs0, _) = counters(&db).await;
         let started = Instant::now();
         tokio::time::sleep(window).await;
-        let (runs1, xacts1, xids1) = counters(&db).await;
+        let (runs1, _) = counters(&db).await;
         let elapsed = started.elapsed().as_secs_f64();
+        let (mut commits, mut committed) = (0, 0);
         for node in nodes {
+            let log = node.log.clone();
             node.stop();
+            let (c, r) = logged_commits(&std::fs::read_to_string(log).unwrap());
+            commits += c;
+            committed += r;
         }
-        let runs = (runs1 - runs0).max(1) as f64;
+        // The stopped nodes' statistics have arrived.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (runs_after, xacts_after) = counters(&db).await;
         println!(
-            "{:<6} {:>10.0} {:>22.2} {:>24.2}",
+            "{:<6} {:>8.0} {:>18.1} {:>22.2}",
             n,
-            runs / elapsed,
-            (xacts1 - xacts0) as f64 / runs,
-            (xids1 - xids0) as f64 / runs
+            (runs1 - runs0) as f64 / elapsed,
+            committed as f64 / commits.max(1) as f64,
+            (xacts_after - xacts_before) as f64 / runs_after.max(1) as f64,
         );
     }
     failover(&cluster, dir.path()).await;
@@ -157,8 +199,15 @@ async fn bench() {
 async fn failover(cluster: &PgCluster, dir: &Path) {
     let ttl = std::env::var("BGWASM_BENCH_LEASE_TTL").unwrap_or_else(|_| "3s".to_owned());
     let interval = env_duration("BGWASM_BENCH_FAILOVER_INTERVAL").unwrap_or(Duration::from_secs(2));
-    let (spaces, pieces) = (50, 4);
-    let url = seeded(cluster, "bench_failover", spaces, pieces).await;
+    let (spaces, pieces) = (60, 4);
+    let url = seeded(
+        cluster,
+        "bench_failover",
+        spaces,
+        pieces,
+        "async function bgUpdater() { await new Promise((r) => setTimeout(r, 300)); }",
+    )
+    .await;
     let db = connect(&url).await;
     println!(
         "failover: 3 nodes, {} pieces in {spaces} spaces every {}, --lease-ttl {ttl}",
@@ -174,7 +223,22 @@ async fn failover(cluster: &PgCluster, dir: &Path) {
     }
     tokio::time::sleep(Duration::from_secs(8)).await;
     for round in 0..3 {
-        let victim = nodes[round].take().unwrap();
+        // The node holding the most claims right now.
+        let busiest: String = db
+            .query_one(
+                "SELECT coalesce((SELECT claimed_by FROM registrations
+                    WHERE phase = 'dispatched' GROUP BY claimed_by
+                    ORDER BY count(*) DESC LIMIT 1), 'f1')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let k = nodes
+            .iter()
+            .position(|node| node.as_ref().is_some_and(|node| node.name == busiest))
+            .unwrap_or(round);
+        let victim = nodes[k].take().unwrap();
         let name = victim.name.clone();
         let killed_at = epoch_ms();
         victim.kill();
@@ -221,7 +285,7 @@ async fn failover(cluster: &PgCluster, dir: &Path) {
             held.len(),
             (last_start - killed_at) as f64 / 1000.0
         );
-        nodes[round] = Some(node(&url, &name, interval, dir, &flags).await);
+        nodes[k] = Some(node(&url, &name, interval, dir, &flags).await);
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     for node in nodes.into_iter().flatten() {

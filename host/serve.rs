@@ -187,9 +187,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             "open HTTP requests did not finish within the grace period; closing them"
         ),
     }
+    let commits = scheduler.commit_stats();
     tracing::info!(
         released = report.released,
         abandoned = report.abandoned,
+        commits = commits.groups,
+        committed_runs = commits.runs,
         "bgwasm stopped"
     );
     Ok(())

@@ -129,7 +129,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreFuture<'_, Vec<ClaimedRun>>;
 
-    /// The earliest `next_run` among scheduled registrations served, if any.
+    /// The earliest `next_run` among scheduled registrations served that this
+    /// daemon could claim (not those of a space another live node holds), if
+    /// any.
     fn next_due(&self, integrations: &IntegrationFilter) -> StoreFuture<'_, Option<EpochMillis>>;
 
     /// Gives back a claim whose run never started (the daemon is stopping).

@@ -324,7 +324,7 @@ impl Store for PostgresStore {
         let integrations = integrations.clone();
         Box::pin(async move {
             let client = self.client("finding the next due time").await?;
-            schedule::next_due(&client, &integrations).await
+            schedule::next_due(&client, &self.lease, &integrations).await
         })
     }
 

@@ -87,21 +87,31 @@ pub async fn claim_due(
     Ok(claimed)
 }
 
-/// The earliest due time among scheduled registrations served.
+/// The earliest due time among scheduled registrations served that this
+/// node could claim: those of a space another live node holds are that
+/// node's to run (counting them would wake this node for nothing, again and
+/// again, while they stay due).
 pub async fn next_due(
     client: &impl GenericClient,
+    lease: &LeaseConfig,
     integrations: &IntegrationFilter,
 ) -> Result<Option<EpochMillis>, StoreError> {
     const CONTEXT: &str = "finding the next due time";
     let statement = client
         .prepare_cached(
-            "SELECT min(next_run) AS due FROM registrations
-             WHERE phase = 'scheduled' AND ($1::TEXT[] IS NULL OR integration = ANY($1))",
+            "SELECT min(next_run) AS due FROM registrations AS r
+             WHERE phase = 'scheduled' AND ($1::TEXT[] IS NULL OR integration = ANY($1))
+               AND NOT EXISTS (
+                 SELECT 1 FROM space_leases AS h
+                 WHERE h.space = r.space AND h.node <> $2 AND h.expires_at > clock_timestamp())",
         )
         .await
         .context(CONTEXT)?;
     let row = client
-        .query_one(&statement, &[&integration_names(integrations)])
+        .query_one(
+            &statement,
+            &[&integration_names(integrations), &lease.node.as_str()],
+        )
         .await
         .context(CONTEXT)?;
     Columns::new(&row, CONTEXT).get("due")
