@@ -234,13 +234,7 @@ async fn release_orphans(client: &impl GenericClient) -> Result<Vec<Registration
         .await
         .context(CONTEXT)?
         .iter()
-        .map(|row| {
-            let row = Columns::new(row, CONTEXT);
-            Ok(RegistrationKey::new(
-                row.get::<String>("space")?,
-                row.piece_id("piece_id")?,
-            ))
-        })
+        .map(|row| Columns::new(row, CONTEXT).key())
         .collect::<Result<Vec<_>, StoreError>>()?;
     released.sort();
     Ok(released)
