@@ -155,6 +155,19 @@ pub struct Heartbeat {
     pub released: Vec<RegistrationKey>,
 }
 
+/// A node as the others see it (for `/healthz`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    pub node: String,
+    /// How long ago its last heartbeat was, on the database's clock.
+    pub heartbeat_age_ms: u64,
+    /// Registrations dispatched to it.
+    pub dispatched: u64,
+    /// Spaces whose live lease it holds.
+    pub leases: u64,
+}
+
 /// A store's space leases, when several daemons share it.
 pub trait SpaceLeases: Send + Sync {
     /// This node's lease settings.
@@ -169,4 +182,12 @@ pub trait SpaceLeases: Send + Sync {
     /// Takes `space`'s lease for a run this node was asked for, unless a
     /// live lease of another node has it.
     fn acquire_space(&self, space: &str) -> StoreFuture<'_, SpaceLease>;
+
+    /// Gives back every lease of this node (it stops, its runs are done), so
+    /// other nodes take its spaces at once rather than after the ttl.
+    fn leave(&self) -> StoreFuture<'_, ()>;
+
+    /// The nodes that sent a heartbeat within the last `within`, each with
+    /// what it holds.
+    fn nodes(&self, within: Duration) -> StoreFuture<'_, Vec<NodeStatus>>;
 }

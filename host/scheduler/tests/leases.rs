@@ -4,9 +4,7 @@
 
 use super::*;
 use crate::store::{LeaseConfig, PostgresStore, SpaceLease, StoreUrl};
-
-#[path = "../../../tests/common/postgres.rs"]
-mod throwaway_postgres;
+use crate::throwaway_postgres;
 
 const TTL: Duration = Duration::from_millis(300);
 const SPACE: &str = "did:key:z6MkLeasedSpace";
