@@ -5,84 +5,16 @@
 //! the piece's counter cell still equals its committed successful runs.
 
 mod common;
+#[path = "common/node.rs"]
+mod node;
 #[path = "common/postgres.rs"]
 mod throwaway_postgres;
 
 use bgwasm::store::{PostgresStore, RegistrationKey, Store, StoreUrl};
 use common::fixture_path;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use node::Node;
 use std::time::{Duration, Instant};
 use throwaway_postgres::TestDatabase;
-
-/// A `bgwasm serve` node; killed (and continued first, if paused) when
-/// dropped, so a failing test leaves none behind.
-struct Node {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Node {
-    fn start(name: &'static str, store: &str, dir: &std::path::Path) -> Self {
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let log = dir.join(format!("{name}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_bgwasm"))
-            .arg("serve")
-            .args(["--store", store, "--node-id", name, "--lease-ttl", "1s"])
-            .args(["--listen", &addr.to_string(), "--interval", "200ms"])
-            .args(["--grace", "5"])
-            .env("BGWASM_CACHE_DIR", common::cache_dir())
-            .env("OPERATOR_PASS", "lease e2e operator")
-            .env("RUST_LOG", "info")
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("starting bgwasm serve");
-        Self { name, child, log }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill {signal} {}", self.name);
-    }
-
-    /// SIGTERM, then wait (bounded) for a graceful exit.
-    fn stop(mut self) {
-        self.signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status}:\n{}", self.logs());
-                return;
-            }
-            assert!(Instant::now() < deadline, "{} did not stop", self.name);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Polls `check` until it holds, for at most `timeout`.
 async fn wait_for(what: &str, timeout: Duration, nodes: &[&Node], check: impl AsyncFn() -> bool) {
@@ -128,8 +60,8 @@ async fn a_paused_nodes_stale_commit_is_refused_and_the_other_node_carries_on() 
         .unwrap();
     let key = RegistrationKey::new(&space, added.info.id);
 
-    let a = Node::start("node-a", &url, dir.path());
-    let b = Node::start("node-b", &url, dir.path());
+    let a = Node::start("node-a", &url, dir.path(), &["--interval", "200ms"]);
+    let b = Node::start("node-b", &url, dir.path(), &["--interval", "200ms"]);
     let nodes = [&a, &b];
     store.register(&key, "e2e", 0).await.unwrap();
 
@@ -180,6 +112,11 @@ async fn a_paused_nodes_stale_commit_is_refused_and_the_other_node_carries_on() 
         },
     )
     .await;
+    let metrics = paused.get(paused.metrics, "/metrics").await;
+    assert!(
+        metrics.contains("bgwasm_abandoned_runs_total 1"),
+        "the refused run is counted as abandoned:\n{metrics}"
+    );
     // The other node's runs commit.
     wait_for(
         "a run of the other node to commit",
@@ -191,6 +128,17 @@ async fn a_paused_nodes_stale_commit_is_refused_and_the_other_node_carries_on() 
         },
     )
     .await;
+    // Each node names itself, and lists both, in /healthz.
+    let health: serde_json::Value =
+        serde_json::from_str(&other.get(other.api, "/healthz").await).unwrap();
+    assert_eq!(health["node"], other.name, "{health}");
+    let listed: Vec<&str> = health["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| node["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec!["node-a", "node-b"], "{health}");
     a.stop();
     b.stop();
 
