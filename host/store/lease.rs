@@ -191,3 +191,37 @@ pub trait SpaceLeases: Send + Sync {
     /// what it holds.
     fn nodes(&self, within: Duration) -> StoreFuture<'_, Vec<NodeStatus>>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_short_and_plain() {
+        assert_eq!("w-1.a_B".parse::<NodeId>().unwrap().as_str(), "w-1.a_B");
+        assert_eq!("x".repeat(64).parse::<NodeId>().unwrap().as_str().len(), 64);
+        for (bad, reason) in [
+            ("", "is empty"),
+            ("a b", "has a character"),
+            ("a/b", "has a character"),
+            ("é", "has a character"),
+            (&"x".repeat(65), "is too long"),
+        ] {
+            let error = bad.parse::<NodeId>().unwrap_err();
+            assert!(error.reason.starts_with(reason), "{bad:?}: {error}");
+            assert!(error.to_string().contains("--node-id"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_default_node_id_is_a_valid_one_naming_this_process() {
+        let id = NodeId::default_for_this_process();
+        assert_eq!(id.as_str().parse::<NodeId>().unwrap(), id);
+        assert!(
+            id.as_str().ends_with(&format!("-{}", std::process::id())),
+            "{id}"
+        );
+        let config = LeaseConfig::default_for_this_process();
+        assert_eq!(config.heartbeat_every(), DEFAULT_LEASE_TTL / 3);
+    }
+}
