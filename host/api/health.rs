@@ -5,9 +5,17 @@ use super::state::ApiState;
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Nodes whose last heartbeat is older than this are not listed.
+const NODES_SEEN_WITHIN: Duration = Duration::from_secs(60);
 
 pub async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let counts = state.store().counts().await?;
+    let nodes = match state.store().leases() {
+        Some(leases) => Some(leases.nodes(NODES_SEEN_WITHIN).await?),
+        None => None,
+    };
     let activity = state.scheduler().activity();
     Ok(Json(json!({
         "status": "ok",
@@ -23,5 +31,8 @@ pub async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiErr
         "queued": activity.queued,
         "activeSpaces": activity.active_spaces,
         "counts": counts,
+        // Every node sharing the store, with what it holds (a PostgreSQL
+        // store's); none for the embedded store.
+        "nodes": nodes,
     })))
 }

@@ -246,6 +246,13 @@ impl Scheduler {
         if let Some(heartbeat) = heartbeat {
             heartbeat.abort();
         }
+        if let Some(leases) = self.inner.store.leases() {
+            // The runs are done (or abandoned): other nodes may take this
+            // node's spaces now rather than after the lease ttl.
+            if let Err(error) = leases.leave().await {
+                tracing::warn!(%error, "could not give back this node's leases; they expire by themselves");
+            }
+        }
         Ok(report)
     }
 }

@@ -632,3 +632,5 @@ async fn a_replaced_source_runs_at_the_next_claim_though_the_old_one_was_cached(
     assert_eq!(state.consecutive_failures, 1, "{state:?}");
     h.stop().await;
 }
+
+mod leases;

@@ -155,6 +155,19 @@ pub struct Heartbeat {
     pub released: Vec<RegistrationKey>,
 }
 
+/// A node as the others see it (for `/healthz`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    pub node: String,
+    /// How long ago its last heartbeat was, on the database's clock.
+    pub heartbeat_age_ms: u64,
+    /// Registrations dispatched to it.
+    pub dispatched: u64,
+    /// Spaces whose live lease it holds.
+    pub leases: u64,
+}
+
 /// A store's space leases, when several daemons share it.
 pub trait SpaceLeases: Send + Sync {
     /// This node's lease settings.
@@ -169,4 +182,46 @@ pub trait SpaceLeases: Send + Sync {
     /// Takes `space`'s lease for a run this node was asked for, unless a
     /// live lease of another node has it.
     fn acquire_space(&self, space: &str) -> StoreFuture<'_, SpaceLease>;
+
+    /// Gives back every lease of this node (it stops, its runs are done), so
+    /// other nodes take its spaces at once rather than after the ttl.
+    fn leave(&self) -> StoreFuture<'_, ()>;
+
+    /// The nodes that sent a heartbeat within the last `within`, each with
+    /// what it holds.
+    fn nodes(&self, within: Duration) -> StoreFuture<'_, Vec<NodeStatus>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_short_and_plain() {
+        assert_eq!("w-1.a_B".parse::<NodeId>().unwrap().as_str(), "w-1.a_B");
+        assert_eq!("x".repeat(64).parse::<NodeId>().unwrap().as_str().len(), 64);
+        for (bad, reason) in [
+            ("", "is empty"),
+            ("a b", "has a character"),
+            ("a/b", "has a character"),
+            ("é", "has a character"),
+            (&"x".repeat(65), "is too long"),
+        ] {
+            let error = bad.parse::<NodeId>().unwrap_err();
+            assert!(error.reason.starts_with(reason), "{bad:?}: {error}");
+            assert!(error.to_string().contains("--node-id"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_default_node_id_is_a_valid_one_naming_this_process() {
+        let id = NodeId::default_for_this_process();
+        assert_eq!(id.as_str().parse::<NodeId>().unwrap(), id);
+        assert!(
+            id.as_str().ends_with(&format!("-{}", std::process::id())),
+            "{id}"
+        );
+        let config = LeaseConfig::default_for_this_process();
+        assert_eq!(config.heartbeat_every(), DEFAULT_LEASE_TTL / 3);
+    }
 }

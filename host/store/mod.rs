@@ -21,7 +21,7 @@ mod url;
 pub use error::StoreError;
 pub use lease::{
     DEFAULT_LEASE_TTL, Heartbeat, LeaseConfig, LeaseToken, MAX_NODE_ID_LEN, MIN_LEASE_TTL, NodeId,
-    NodeIdError, SpaceLease, SpaceLeases,
+    NodeIdError, NodeStatus, SpaceLease, SpaceLeases,
 };
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use postgres::PostgresStore;

@@ -6,10 +6,8 @@
 
 use super::*;
 use crate::sandbox::{CellChange, ErrorKind, RunError, RunOutcome};
+use crate::throwaway_postgres;
 use std::path::Path;
-
-#[path = "../../tests/common/postgres.rs"]
-mod throwaway_postgres;
 
 const SPACE: &str = "did:key:z6MkSpaceA";
 

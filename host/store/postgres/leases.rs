@@ -13,7 +13,7 @@
 
 use super::rows::Columns;
 use crate::store::error::{PostgresContext, StoreError};
-use crate::store::{Heartbeat, LeaseConfig, LeaseToken, RegistrationKey, SpaceLease};
+use crate::store::{Heartbeat, LeaseConfig, LeaseToken, NodeStatus, RegistrationKey, SpaceLease};
 use deadpool_postgres::GenericClient;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -234,13 +234,7 @@ async fn release_orphans(client: &impl GenericClient) -> Result<Vec<Registration
         .await
         .context(CONTEXT)?
         .iter()
-        .map(|row| {
-            let row = Columns::new(row, CONTEXT);
-            Ok(RegistrationKey::new(
-                row.get::<String>("space")?,
-                row.piece_id("piece_id")?,
-            ))
-        })
+        .map(|row| Columns::new(row, CONTEXT).key())
         .collect::<Result<Vec<_>, StoreError>>()?;
     released.sort();
     Ok(released)
@@ -254,10 +248,13 @@ pub async fn start(
     lease: &LeaseConfig,
 ) -> Result<Vec<RegistrationKey>, StoreError> {
     const CONTEXT: &str = "starting this node";
+    leave(client, lease).await?;
+    // Nodes gone for a day are forgotten (a default node id is new on every
+    // start).
     client
         .execute(
-            "DELETE FROM space_leases WHERE node = $1",
-            &[&lease.node.as_str()],
+            "DELETE FROM nodes WHERE heartbeat_at < clock_timestamp() - interval '1 day'",
+            &[],
         )
         .await
         .context(CONTEXT)?;
@@ -272,4 +269,52 @@ pub async fn start(
         .await
         .context(CONTEXT)?;
     recover(client).await
+}
+
+/// Gives back every lease of this node.
+pub async fn leave(client: &impl GenericClient, lease: &LeaseConfig) -> Result<(), StoreError> {
+    client
+        .execute(
+            "DELETE FROM space_leases WHERE node = $1",
+            &[&lease.node.as_str()],
+        )
+        .await
+        .context("giving back this node's leases")?;
+    Ok(())
+}
+
+/// The nodes whose last heartbeat is at most `within` old, by name, with
+/// the registrations dispatched to each and its live leases.
+pub async fn nodes(
+    client: &impl GenericClient,
+    within: Duration,
+) -> Result<Vec<NodeStatus>, StoreError> {
+    const CONTEXT: &str = "listing the nodes";
+    client
+        .query(
+            "SELECT n.node,
+                greatest(0, extract(epoch FROM clock_timestamp() - n.heartbeat_at) * 1000)::BIGINT
+                    AS heartbeat_age_ms,
+                (SELECT count(*) FROM registrations AS r
+                 WHERE r.phase = 'dispatched' AND r.claimed_by = n.node) AS dispatched,
+                (SELECT count(*) FROM space_leases AS l
+                 WHERE l.node = n.node AND l.expires_at > clock_timestamp()) AS leases
+             FROM nodes AS n
+             WHERE n.heartbeat_at > clock_timestamp() - $1::BIGINT * interval '1 millisecond'
+             ORDER BY n.node",
+            &[&millis(within)],
+        )
+        .await
+        .context(CONTEXT)?
+        .iter()
+        .map(|row| {
+            let row = Columns::new(row, CONTEXT);
+            Ok(NodeStatus {
+                node: row.get("node")?,
+                heartbeat_age_ms: row.unsigned("heartbeat_age_ms")?,
+                dispatched: row.unsigned("dispatched")?,
+                leases: row.unsigned("leases")?,
+            })
+        })
+        .collect()
 }

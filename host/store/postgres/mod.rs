@@ -33,9 +33,10 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{PostgresContext, StoreError};
 use super::{
     AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
-    Heartbeat, IntegrationFilter, LeaseConfig, PhaseCounts, PieceId, PieceInfo, PieceSource,
-    RecordedRun, Registration, RegistrationFilter, RegistrationKey, RunRecord, RunTime,
-    RunTransition, Snapshot, SpaceLease, SpaceLeases, Store, StoreCounts, StoreFuture, StoredPiece,
+    Heartbeat, IntegrationFilter, LeaseConfig, NodeStatus, PhaseCounts, PieceId, PieceInfo,
+    PieceSource, RecordedRun, Registration, RegistrationFilter, RegistrationKey, RunRecord,
+    RunTime, RunTransition, Snapshot, SpaceLease, SpaceLeases, Store, StoreCounts, StoreFuture,
+    StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::{CellReader, PostgresCells};
@@ -497,6 +498,20 @@ impl SpaceLeases for PostgresStore {
         Box::pin(async move {
             let client = self.client("taking a space's lease").await?;
             leases::acquire(&client, &self.lease, &space).await
+        })
+    }
+
+    fn leave(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.client("giving back this node's leases").await?;
+            leases::leave(&client, &self.lease).await
+        })
+    }
+
+    fn nodes(&self, within: Duration) -> StoreFuture<'_, Vec<NodeStatus>> {
+        Box::pin(async move {
+            let client = self.client("listing the nodes").await?;
+            leases::nodes(&client, within).await
         })
     }
 }

@@ -74,7 +74,7 @@ pub async fn claim_due(
         .map(|row| {
             let row = Columns::new(row, CONTEXT);
             Ok(ClaimedRun {
-                key: RegistrationKey::new(row.get::<String>("space")?, row.piece_id("piece_id")?),
+                key: row.key()?,
                 claim: ClaimToken(now),
                 due_at: row.get("next_run")?,
                 source_hash: row.get("hash")?,
@@ -172,13 +172,7 @@ pub async fn recover_after_restart(
         .await
         .context(CONTEXT)?
         .iter()
-        .map(|row| {
-            let row = Columns::new(row, CONTEXT);
-            Ok(RegistrationKey::new(
-                row.get::<String>("space")?,
-                row.piece_id("piece_id")?,
-            ))
-        })
+        .map(|row| Columns::new(row, CONTEXT).key())
         .collect()
 }
 

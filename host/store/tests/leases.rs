@@ -186,6 +186,16 @@ async fn heartbeats_keep_a_long_runs_lease_and_give_idle_spaces_back() {
             SpaceLease::Busy { ref node, .. } if node == "node-a"
         ));
     }
+    let nodes = leases(&a).nodes(Duration::from_secs(60)).await.unwrap();
+    let held: Vec<(&str, u64, u64)> = nodes
+        .iter()
+        .map(|n| (n.node.as_str(), n.dispatched, n.leases))
+        .collect();
+    assert_eq!(held, vec![("node-a", 1, 1), ("node-b", 0, 0)]);
+    assert!(
+        nodes.iter().all(|n| n.heartbeat_age_ms < 1_000),
+        "{nodes:?}"
+    );
     let committed = a
         .commit_run(
             FinishedRun {
@@ -281,5 +291,15 @@ async fn a_restarted_node_releases_only_its_own_and_dead_nodes_claims() {
     assert_eq!(
         claimed_by(&restarted, &b_key).await,
         (Phase::Dispatched, Some("node-b".into()))
+    );
+
+    // Node B stops (its runs done): it gives its leases back at once, and
+    // any node's heartbeat puts what it still held back in the schedule.
+    leases(&b).leave().await.unwrap();
+    let beat = leases(&restarted).heartbeat(vec![]).await.unwrap();
+    assert_eq!(beat.released, vec![b_key.clone()]);
+    assert_eq!(
+        claimed_by(&restarted, &b_key).await,
+        (Phase::Scheduled, None)
     );
 }
