@@ -31,15 +31,12 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "bench_env.rs"]
+mod bench_env;
 #[path = "proc_status.rs"]
 mod proc_status;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use bench_env::{env_duration, env_or};
 
 /// CPU time this process has used (user + system), from /proc/self/stat,
 /// whose figures are in clock ticks of 10 ms.
@@ -79,19 +76,14 @@ fn main() {
 }
 
 async fn bench() {
-    let interval = std::env::var("BGWASM_BENCH_INTERVAL")
-        .ok()
-        .map(|text| humantime::parse_duration(&text).expect("BGWASM_BENCH_INTERVAL like 20s"))
-        .unwrap_or(Duration::from_secs(60));
+    let interval = env_duration("BGWASM_BENCH_INTERVAL").unwrap_or(Duration::from_secs(60));
     let spaces: usize = env_or("BGWASM_BENCH_SPACES", 1000);
     let per_space: usize = env_or("BGWASM_BENCH_PIECES", 10);
     // `BGWASM_BENCH_HOG=N`: space 0's first piece is CPU-bound (a loop of N
     // iterations), and the lateness is of the other spaces' runs.
     let hog_iterations: u64 = env_or("BGWASM_BENCH_HOG", 0);
     // `BGWASM_BENCH_WINDOW` measures for longer at a short interval.
-    let window = std::env::var("BGWASM_BENCH_WINDOW")
-        .ok()
-        .map(|text| humantime::parse_duration(&text).expect("BGWASM_BENCH_WINDOW like 20s"))
+    let window = env_duration("BGWASM_BENCH_WINDOW")
         .unwrap_or(interval * 2 + interval / 4)
         .max(interval * 2);
 

@@ -24,3 +24,9 @@ pub mod scheduler;
 pub mod serve;
 pub mod store;
 pub mod typescript;
+
+/// The throwaway PostgreSQL cluster of the tests (the integration tests'
+/// helper), for the library's own tests on PostgreSQL.
+#[cfg(test)]
+#[path = "../tests/common/postgres.rs"]
+mod throwaway_postgres;

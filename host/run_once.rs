@@ -167,6 +167,7 @@ async fn run_stored(
         let committed = store
             .commit_run(
                 FinishedRun {
+                    lease: None,
                     key: RegistrationKey::new(space, piece_id),
                     trigger: RunTrigger::Manual,
                     claim: None,

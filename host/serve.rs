@@ -10,7 +10,7 @@ use crate::sandbox::{
     CellSource, EgressPolicy, EngineOptions, Limits, Piece, RunReport, SandboxEngine, SandboxPool,
 };
 use crate::scheduler::{PieceRunner, Scheduler, SchedulerConfig};
-use crate::store::StoreUrl;
+use crate::store::{LeaseConfig, StoreUrl};
 use anyhow::Context as _;
 use futures::future::BoxFuture;
 use std::net::SocketAddr;
@@ -21,6 +21,11 @@ use std::time::Duration;
 pub struct ServeConfig {
     /// The store (created and migrated if needed).
     pub store: StoreUrl,
+    /// This node's name and lease ttl (only a PostgreSQL store uses them).
+    pub lease: LeaseConfig,
+    /// How long a manual run waits for its space's lease held by another
+    /// node (the lease ttl plus a run's wall-clock limit).
+    pub manual_lease_wait: Duration,
     /// The address of the HTTP API.
     pub listen: SocketAddr,
     /// Where `GET /metrics` is served, if anywhere (`--metrics-listen`).
@@ -62,7 +67,7 @@ impl PieceRunner for SandboxPool {
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let store = config
         .store
-        .open()
+        .open_as(config.lease.clone())
         .await
         .with_context(|| format!("opening the store {}", config.store))?;
     let daemon_did = config.operator.did();
@@ -95,13 +100,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     )
     .with_record_bytes(config.record_bytes);
     let grace = config.scheduler.grace;
-    let scheduler_config = config.scheduler.clone();
+    let mut scheduler_config = config.scheduler.clone();
+    scheduler_config.manual_lease_wait = config.manual_lease_wait;
     let scheduler = Scheduler::with_metrics(
         store.clone(),
         Arc::new(pool),
-        config.scheduler,
+        scheduler_config.clone(),
         metrics.clone(),
     );
+    let wake_ups = store
+        .wake_ups(&scheduler_config.integrations)
+        .map(|woken| tokio::spawn(wake_on_notice(woken, scheduler.clone())));
     let counting = tokio::spawn(crate::metrics::refresh::keep_counting_registrations(
         store.clone(),
         metrics.clone(),
@@ -131,6 +140,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         metrics_listen = ?config.metrics_listen,
         did = %daemon_did,
         store = %config.store,
+        node = %config.lease.node,
         interval = %humantime::format_duration(scheduler_config.policy.interval),
         concurrency = scheduler_config.concurrency.get(),
         integrations = ?scheduler_config.integrations.names().unwrap_or_default(),
@@ -169,18 +179,32 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("the scheduler stopped unexpectedly")??;
     counting.abort();
+    if let Some(wake_ups) = wake_ups {
+        wake_ups.abort();
+    }
     match tokio::time::timeout(grace + Duration::from_secs(1), server).await {
         Ok(result) => result.context("the HTTP server stopped unexpectedly")??,
         Err(_) => tracing::warn!(
             "open HTTP requests did not finish within the grace period; closing them"
         ),
     }
+    let commits = scheduler.commit_stats();
     tracing::info!(
         released = report.released,
         abandoned = report.abandoned,
+        commits = commits.groups,
+        committed_runs = commits.runs,
         "bgwasm stopped"
     );
     Ok(())
+}
+
+/// Wakes the scheduler whenever another node (or this one) announces a
+/// registration due now.
+async fn wake_on_notice(mut woken: tokio::sync::watch::Receiver<u64>, scheduler: Scheduler) {
+    while woken.changed().await.is_ok() {
+        scheduler.wake();
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

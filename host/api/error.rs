@@ -53,6 +53,9 @@ impl From<StoreError> for ApiError {
                 StatusCode::NOT_FOUND
             }
             StoreError::PieceIdTaken { .. } => StatusCode::CONFLICT,
+            // A manual run outlived its space's lease: nothing was applied,
+            // and it may be asked for again.
+            StoreError::LeaseLost { .. } => StatusCode::CONFLICT,
             StoreError::InvalidPieceId(_) => StatusCode::BAD_REQUEST,
             // The database is unreachable: the client may retry later.
             StoreError::PostgresPool { .. } => {
@@ -87,6 +90,8 @@ impl From<SchedulerError> for ApiError {
             SchedulerError::Stopping { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
             }
+            // Another node runs the space: retry later.
+            SchedulerError::SpaceBusy { .. } => Self::new(StatusCode::CONFLICT, error.to_string()),
         }
     }
 }

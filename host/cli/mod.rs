@@ -409,4 +409,28 @@ mod tests {
         assert_eq!(args.interval, std::time::Duration::from_millis(200));
         assert_eq!(args.grace, std::time::Duration::from_secs(60));
     }
+
+    #[test]
+    fn node_flags_are_parsed_and_checked_once() {
+        let serve = |argv: &[&str]| {
+            let cli = Cli::try_parse_from(["bgwasm", "serve"].iter().chain(argv))?;
+            let Command::Serve(args) = cli.command else {
+                panic!("parsed as another command");
+            };
+            Ok::<_, clap::Error>(args)
+        };
+        let args = serve(&["--node-id", "worker-1.eu_2", "--lease-ttl", "3s"]).unwrap();
+        assert_eq!(args.node_id.unwrap().as_str(), "worker-1.eu_2");
+        assert_eq!(args.lease_ttl, std::time::Duration::from_secs(3));
+        let defaults = serve(&[]).unwrap();
+        assert_eq!(defaults.lease_ttl, crate::store::DEFAULT_LEASE_TTL);
+        for (argv, named) in [
+            (&["--node-id", "a b"][..], "a b"),
+            (&["--node-id", ""][..], "is empty"),
+            (&["--lease-ttl", "500ms"][..], "at least 1s"),
+        ] {
+            let error = serve(argv).unwrap_err().to_string();
+            assert!(error.contains(named), "{argv:?}: {error}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use crate::api;
 use crate::identity::operator_identity_from_env;
 use crate::scheduler::{GroupCommit, RetryPolicy, SchedulerConfig};
 use crate::serve::ServeConfig;
-use crate::store::{IntegrationFilter, StoreUrl};
+use crate::store::{IntegrationFilter, LeaseConfig, MIN_LEASE_TTL, NodeId, StoreUrl};
 use clap::Args;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -67,10 +67,29 @@ pub struct ServeArgs {
     /// while a commit is syncing.
     #[arg(long, value_name = "DURATION", default_value = "1ms", value_parser = parse_duration)]
     pub commit_delay: Duration,
+    /// The longest an idle daemon waits before looking for due pieces again,
+    /// in case another daemon sharing the store left it work. On PostgreSQL,
+    /// a piece registered or enabled through any daemon wakes idle ones at
+    /// once (LISTEN/NOTIFY), so this can be long.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub max_idle: Duration,
     /// Serve only the pieces of this integration (repeatable), so several
     /// daemons can split the work.
     #[arg(long = "integration", value_name = "NAME")]
     pub integrations: Vec<String>,
+    /// This daemon's name among the nodes sharing a PostgreSQL store: 1 to 64
+    /// letters, digits, '.', '_' or '-', unique among the running nodes
+    /// (status shows which node holds each dispatched piece). Default:
+    /// <hostname>-<pid>. Ignored by the SQLite store (one daemon per data
+    /// directory).
+    #[arg(long, value_name = "NAME", env = "BGWASM_NODE_ID")]
+    pub node_id: Option<NodeId>,
+    /// How long a node's lease on a space lasts without renewal (PostgreSQL):
+    /// its heartbeat renews it every third of this, and when a node dies or
+    /// stalls longer, its pieces go to another node and its late commits are
+    /// refused (1s at least). Ignored by the SQLite store.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_lease_ttl)]
+    pub lease_ttl: Duration,
     /// Sandboxes kept alive at most (about 0.2 MiB each when idle). Past it,
     /// the least recently used idle ones are dropped; their next run starts a
     /// fresh instance. The instance slots (4 GiB of address space each) are
@@ -123,8 +142,18 @@ impl ServeArgs {
         }
         let store = store_url(self.store.as_deref(), self.data_dir.as_deref(), true)?
             .unwrap_or_else(|| StoreUrl::sqlite(DEFAULT_DATA_DIR));
+        let lease = LeaseConfig {
+            node: self
+                .node_id
+                .clone()
+                .unwrap_or_else(NodeId::default_for_this_process),
+            ttl: self.lease_ttl,
+        };
+        let limits = self.limits.limits().map_err(anyhow::Error::msg)?;
         Ok(ServeConfig {
             store,
+            manual_lease_wait: lease.ttl + limits.timeout,
+            lease,
             listen: self.listen,
             metrics_listen: self.metrics_listen,
             scheduler: SchedulerConfig {
@@ -139,6 +168,7 @@ impl ServeArgs {
                     delay: self.commit_delay,
                     ..GroupCommit::default()
                 },
+                max_idle: self.max_idle,
                 ..SchedulerConfig::default()
             },
             max_live_sandboxes: self.max_live_sandboxes,
@@ -149,8 +179,21 @@ impl ServeArgs {
                 self.operator_pass.as_deref(),
             )?,
             insecure_open_registration: self.insecure_open_registration,
-            limits: self.limits.limits().map_err(anyhow::Error::msg)?,
+            limits,
             egress: self.egress.policy(),
         })
     }
+}
+
+/// `--lease-ttl`: a duration of at least [`MIN_LEASE_TTL`].
+fn parse_lease_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl < MIN_LEASE_TTL {
+        return Err(format!(
+            "a lease ttl of {} is too short for a heartbeat to renew it in time; use at least {}",
+            humantime::format_duration(ttl),
+            humantime::format_duration(MIN_LEASE_TTL)
+        ));
+    }
+    Ok(ttl)
 }

@@ -18,6 +18,10 @@ pub struct StatusRow {
     pub next_run: EpochMillis,
     pub disabled_at: EpochMillis,
     pub status: String,
+    /// The node running it (a daemon sharing a PostgreSQL store with
+    /// others); absent from an embedded store's, or an older daemon's, rows.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
 }
 
 /// Writes `rows` as a table; times are shown relative to `now_ms`.
@@ -53,16 +57,39 @@ pub fn write_status_table(
             format!("{}s ago", -delta)
         }
     };
+    // Which node runs each dispatched piece, when several share the store.
+    let nodes = rows.iter().any(|row| row.claimed_by.is_some());
+    let node_width = rows
+        .iter()
+        .filter_map(|row| row.claimed_by.as_deref())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+        .max("NODE".len());
+    let node = |name: Option<&str>| {
+        if nodes {
+            format!("{:<node_width$}  ", name.unwrap_or("-"))
+        } else {
+            String::new()
+        }
+    };
     writeln!(
         out,
-        "{:<20} {:<18} {:<12} {:>5} {:>5} {:>10} {:>10}  STATUS",
-        "SPACE", "PIECE", "INTEGRATION", "RUNS", "FAILS", "LAST RUN", "NEXT RUN"
+        "{:<20} {:<18} {:<12} {:>5} {:>5} {:>10} {:>10}  {}STATUS",
+        "SPACE",
+        "PIECE",
+        "INTEGRATION",
+        "RUNS",
+        "FAILS",
+        "LAST RUN",
+        "NEXT RUN",
+        node(Some("NODE")),
     )?;
     for row in rows {
         let disabled = row.disabled_at > 0;
         writeln!(
             out,
-            "{:<20} {:<18} {:<12} {:>5} {:>5} {:>10} {:>10}  {}",
+            "{:<20} {:<18} {:<12} {:>5} {:>5} {:>10} {:>10}  {}{}",
             short(&row.space),
             row.piece_id,
             row.integration,
@@ -74,6 +101,7 @@ pub fn write_status_table(
             } else {
                 when(row.next_run)
             },
+            node(row.claimed_by.as_deref()),
             row.status,
         )?;
     }
@@ -106,9 +134,37 @@ mod tests {
         ] {
             assert!(line.contains(shown), "{shown:?} in {line}");
         }
+        assert!(
+            !text.contains("NODE"),
+            "no node column without nodes: {text}"
+        );
         let mut out = Vec::new();
         write_status_table(&mut out, &[], 0).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("no registrations"));
+    }
+
+    #[test]
+    fn shows_the_node_running_each_dispatched_piece() {
+        let listed = serde_json::json!([
+            {
+                "space": "s", "pieceId": "busy", "integration": "rss", "phase": "dispatched",
+                "totalRuns": 0, "consecutiveFailures": 0, "lastRun": 0, "nextRun": 100_000,
+                "disabledAt": 0, "status": "Initializing", "claimedBy": "worker-2",
+            },
+            {
+                "space": "s", "pieceId": "idle", "integration": "rss", "phase": "scheduled",
+                "totalRuns": 0, "consecutiveFailures": 0, "lastRun": 0, "nextRun": 100_000,
+                "disabledAt": 0, "status": "Initializing", "claimedBy": null,
+            },
+        ]);
+        let rows: Vec<StatusRow> = serde_json::from_value(listed).unwrap();
+        let mut out = Vec::new();
+        write_status_table(&mut out, &rows, 100_000).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains(" NODE "), "{text}");
+        assert!(lines[1].contains(" worker-2  Initializing"), "{text}");
+        assert!(lines[2].contains(" -         Initializing"), "{text}");
     }
 
     #[test]

@@ -65,6 +65,7 @@ struct Inner {
     registrations: Family<PhaseLabel, Gauge>,
     fetches: Family<FetchLabel, Counter>,
     store_commit: Histogram,
+    abandoned_runs: Counter,
 }
 
 impl Default for Metrics {
@@ -106,6 +107,7 @@ impl Metrics {
         let store_commit = Histogram::new(COMMIT_SECONDS);
         let live_sandboxes = Gauge::default();
         let queued_runs = Gauge::default();
+        let abandoned_runs = Counter::default();
 
         let mut registry = Registry::default();
         registry.register(
@@ -155,6 +157,12 @@ impl Metrics {
             "How long a run waited for its commit to be durable (its group commit included)",
             store_commit.clone(),
         );
+        registry.register(
+            "bgwasm_abandoned_runs",
+            "Runs whose commit was refused because this node no longer held their space's lease \
+             (it expired, or another node took the space); nothing of them was applied",
+            abandoned_runs.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -167,6 +175,7 @@ impl Metrics {
                 registrations,
                 fetches,
                 store_commit,
+                abandoned_runs,
             }),
         }
     }
@@ -199,6 +208,16 @@ impl Metrics {
     }
 
     /// A scheduled run started `late` after its due time.
+    /// Counts a run whose commit was refused by fencing (the lease was lost).
+    pub fn run_abandoned(&self) {
+        self.inner.abandoned_runs.inc();
+    }
+
+    /// Runs abandoned so far (for `/healthz` and tests).
+    pub fn abandoned_runs(&self) -> u64 {
+        self.inner.abandoned_runs.get()
+    }
+
     pub fn observe_lateness(&self, late: Duration) {
         self.inner.lateness.observe(late.as_secs_f64());
     }

@@ -20,10 +20,14 @@ pub struct SchedulerConfig {
     /// once by another, so this only bounds one transaction's size.
     pub claim_batch: usize,
     /// The longest the loop sleeps without looking at the store, so work
-    /// added by another daemon sharing the database is noticed.
+    /// added by another daemon sharing the database is noticed (`--max-idle`).
     pub max_idle: Duration,
     /// How finished runs are grouped into commits (`--commit-delay`).
     pub group_commit: GroupCommit,
+    /// On a store shared by several daemons, how long a manual run waits for
+    /// its space's lease while another node holds it (the daemon sets the
+    /// lease ttl plus a run's wall-clock limit), before it is refused.
+    pub manual_lease_wait: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -36,6 +40,7 @@ impl Default for SchedulerConfig {
             claim_batch: 512,
             max_idle: Duration::from_secs(1),
             group_commit: GroupCommit::default(),
+            manual_lease_wait: Duration::from_secs(75),
         }
     }
 }

@@ -19,8 +19,8 @@ use super::spread::spread_due_time;
 use crate::metrics::Metrics;
 use crate::sandbox::{Piece, RunOutcome, RunReport};
 use crate::store::{
-    ClaimToken, CommittedRun, EpochMillis, FinishedRun, RegistrationKey, RunTrigger, Store,
-    StoreError,
+    ClaimToken, CommittedRun, EpochMillis, FinishedRun, LeaseToken, RegistrationKey, RunTrigger,
+    SpaceLease, Store, StoreError,
 };
 use futures::FutureExt;
 use serde::Serialize;
@@ -177,7 +177,10 @@ impl Scheduler {
 
     /// Runs a piece now, behind whatever its space is running, and commits
     /// the run like a scheduled one. It needs the piece, not a registration;
-    /// if there is one, it is updated as after a scheduled run.
+    /// if there is one, it is updated as after a scheduled run. On a store
+    /// shared by several daemons it first takes the space's lease, waiting up
+    /// to `manual_lease_wait` while another node runs the space, and is
+    /// refused ([`SchedulerError::SpaceBusy`]) past that.
     pub async fn run_now(&self, key: RegistrationKey) -> Result<RunOutcome, SchedulerError> {
         if self
             .inner
@@ -192,10 +195,12 @@ impl Scheduler {
             }
             .into());
         }
+        let lease = self.inner.lease_for_manual_run(&key).await?;
         let (reply, outcome) = oneshot::channel();
         self.inner
             .enqueue(Job::Manual {
                 key: key.clone(),
+                lease,
                 reply,
             })
             .await;
@@ -215,6 +220,13 @@ impl Scheduler {
         shutdown: impl Future<Output = ()>,
     ) -> Result<StopReport, SchedulerError> {
         self.inner.recover_after_restart().await?;
+        // Renews this node's leases until the runs in flight are done.
+        let heartbeat = self
+            .inner
+            .store
+            .leases()
+            .is_some()
+            .then(|| tokio::spawn(Arc::clone(&self.inner).keep_beating()));
         let mut shutdown = pin!(shutdown);
         loop {
             let wait = match self.inner.dispatch_due().await {
@@ -222,7 +234,7 @@ impl Scheduler {
                 Ok(Pass::Done) => self.inner.time_to_next_due().await,
                 Err(error) => {
                     tracing::error!(%error, "could not look for due pieces; retrying shortly");
-                    self.inner.config.max_idle
+                    self.inner.max_idle()
                 }
             };
             tokio::select! {
@@ -232,7 +244,18 @@ impl Scheduler {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        Ok(self.inner.stop().await)
+        let report = self.inner.stop().await;
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.abort();
+        }
+        if let Some(leases) = self.inner.store.leases() {
+            // The runs are done (or abandoned): other nodes may take this
+            // node's spaces now rather than after the lease ttl.
+            if let Err(error) = leases.leave().await {
+                tracing::warn!(%error, "could not give back this node's leases; they expire by themselves");
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -263,6 +286,95 @@ impl Inner {
         Ok(())
     }
 
+    /// The longest the loop sleeps: `max_idle`, and on a store shared by
+    /// several daemons no longer than a heartbeat, so the claims a dead node
+    /// left are picked up within one heartbeat of their lease's expiry.
+    fn max_idle(&self) -> Duration {
+        match self.store.leases() {
+            Some(leases) => self
+                .config
+                .max_idle
+                .min(leases.lease_config().heartbeat_every()),
+            None => self.config.max_idle,
+        }
+    }
+
+    /// The heartbeat: every third of the lease ttl, renews this node's
+    /// leases on the spaces it has work in, gives back the others, and puts
+    /// the claims of expired leases back in the schedule (waking the loop to
+    /// claim them). Runs until aborted.
+    async fn keep_beating(self: Arc<Self>) {
+        let Some(leases) = self.store.leases() else {
+            return;
+        };
+        let config = leases.lease_config().clone();
+        let mut ticks = tokio::time::interval(config.heartbeat_every());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match leases.heartbeat(self.queues.active_spaces()).await {
+                Ok(beat) => {
+                    for space in &beat.lost {
+                        tracing::warn!(
+                            %space, node = %config.node,
+                            "this node no longer holds the lease of a space it has work in (it \
+                             expired, or another node took it); its runs there will be abandoned \
+                             at commit"
+                        );
+                    }
+                    if !beat.released.is_empty() {
+                        tracing::info!(
+                            released = beat.released.len(),
+                            "put back the claims of expired leases (a node died or stalled); \
+                             they run now"
+                        );
+                        self.wake.notify_one();
+                    }
+                }
+                Err(error) => tracing::error!(
+                    %error, node = %config.node,
+                    "could not renew this node's space leases; retrying at the next heartbeat"
+                ),
+            }
+        }
+    }
+
+    /// Takes the space's lease for a manual run (a store shared by several
+    /// daemons), waiting while another live node holds it, up to
+    /// `manual_lease_wait`.
+    async fn lease_for_manual_run(
+        &self,
+        key: &RegistrationKey,
+    ) -> Result<Option<LeaseToken>, SchedulerError> {
+        let Some(leases) = self.store.leases() else {
+            return Ok(None);
+        };
+        let waited = std::time::Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            match leases.acquire_space(&key.space).await? {
+                SpaceLease::Held(token) => return Ok(Some(token)),
+                SpaceLease::Busy { node, expires_in } => {
+                    let left = self
+                        .config
+                        .manual_lease_wait
+                        .saturating_sub(waited.elapsed());
+                    if left.is_zero() {
+                        return Err(SchedulerError::SpaceBusy {
+                            key: key.clone(),
+                            space: key.space.clone(),
+                            node,
+                            waited: waited.elapsed(),
+                        });
+                    }
+                    let pause = backoff.min(expires_in.max(Duration::from_millis(10)));
+                    tokio::time::sleep(pause.min(left)).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
     async fn dispatch_due(self: &Arc<Self>) -> Result<Pass, SchedulerError> {
         let batch = self.config.claim_batch.max(1);
         let claimed = self
@@ -277,7 +389,7 @@ impl Inner {
     }
 
     async fn time_to_next_due(&self) -> Duration {
-        let max_idle = self.config.max_idle;
+        let max_idle = self.max_idle();
         match self.store.next_due(&self.config.integrations).await {
             Ok(Some(at)) => {
                 let until = u64::try_from(at.saturating_sub(self.clock.now())).unwrap_or(0);
@@ -334,24 +446,30 @@ impl Inner {
                     );
                 }
             }
-            Job::Manual { key, reply } => {
+            Job::Manual { key, reply, .. } => {
                 let _ = reply.send(Err(SchedulerError::Stopping { key }));
             }
         }
     }
 
     async fn execute(&self, job: Job, running: Running<'_>) {
-        let (key, claim, scheduled, reply) = match job {
+        let (key, claim, lease, scheduled, reply) = match job {
             Job::Scheduled(claimed) => (
                 claimed.key,
                 Some(claimed.claim),
+                claimed.lease,
                 Some((claimed.due_at, claimed.source_hash)),
                 None,
             ),
-            Job::Manual { key, reply } => (key, None, None, Some(reply)),
+            Job::Manual { key, lease, reply } => (key, None, lease, None, Some(reply)),
         };
-        let result = self.run_and_commit(&key, claim, scheduled, running).await;
-        if let Err(error) = &result {
+        let result = self.run_and_commit(&key, claim, lease, scheduled, running).await;
+        if let Err(SchedulerError::Store(error @ StoreError::LeaseLost { .. })) = &result {
+            // The claim is another node's now (or goes back to the schedule
+            // by recovery): nothing to release.
+            self.metrics.run_abandoned();
+            tracing::warn!(piece = %key, %error, "abandoned a run: its space lease was lost");
+        } else if let Err(error) = &result {
             tracing::error!(piece = %key, %error, "could not run or commit a piece");
             if let Some(token) = claim
                 && let Err(error) = self.store.release_claim(&key, token).await
@@ -371,6 +489,7 @@ impl Inner {
         &self,
         key: &RegistrationKey,
         claim: Option<ClaimToken>,
+        lease: Option<LeaseToken>,
         // A scheduled run's due time and the source hash its claim named.
         scheduled: Option<(EpochMillis, String)>,
         // Its concurrency permit, given back once it ran.
@@ -402,6 +521,7 @@ impl Inner {
                     key: key.clone(),
                     trigger,
                     claim,
+                    lease,
                     started_at,
                     finished_at,
                     outcome: outcome.clone(),

@@ -40,4 +40,16 @@ pub enum SchedulerError {
         "the daemon is stopping, so piece {key} was not run; run it again once the daemon is back"
     )]
     Stopping { key: RegistrationKey },
+
+    #[error(
+        "piece {key} was not run: node {node} is running space {space} and still held its lease \
+         after {waited:?}; a space runs one piece at a time across all nodes, so retry later \
+         (or ask node {node})"
+    )]
+    SpaceBusy {
+        key: RegistrationKey,
+        space: String,
+        node: String,
+        waited: std::time::Duration,
+    },
 }

@@ -9,7 +9,7 @@
 use super::SchedulerError;
 use crate::metrics::Metrics;
 use crate::sandbox::RunOutcome;
-use crate::store::{ClaimedRun, RegistrationKey};
+use crate::store::{ClaimedRun, LeaseToken, RegistrationKey};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
@@ -21,6 +21,9 @@ pub enum Job {
     /// Asked for through the API; the outcome goes back on `reply`.
     Manual {
         key: RegistrationKey,
+        /// The space lease it runs under, on a store shared by several
+        /// daemons.
+        lease: Option<LeaseToken>,
         reply: oneshot::Sender<Result<RunOutcome, SchedulerError>>,
     },
 }
@@ -142,6 +145,11 @@ impl SpaceQueues {
             queues.by_space.len(),
             queues.by_space.values().map(VecDeque::len).sum(),
         )
+    }
+
+    /// The spaces with work queued or running (their leases are renewed).
+    pub fn active_spaces(&self) -> Vec<String> {
+        self.lock().by_space.keys().cloned().collect()
     }
 
     /// Resolves once every worker has retired.

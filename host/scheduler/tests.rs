@@ -662,3 +662,4 @@ async fn a_run_frees_its_concurrency_slot_before_its_commit_but_its_space_waits_
     }
     h.stop().await;
 }
+mod leases;

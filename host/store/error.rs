@@ -1,7 +1,7 @@
 //! What can go wrong in the store. Each message names the thing at fault and
 //! what to do about it.
 
-use super::{PieceId, PieceIdError};
+use super::{PieceId, PieceIdError, RegistrationKey};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +104,19 @@ pub enum StoreError {
          and its piece runs again; check the database's disk and the log"
     )]
     GroupCommitFailed { reason: String },
+
+    #[error(
+        "the run of {key} was not applied: node {node} no longer holds the lease of space {space} \
+         (fencing token {token}); it expired (the node was paused, overloaded or cut off from the \
+         database for longer than --lease-ttl) or another node took the space. The run is \
+         abandoned, nothing of it is committed, and the node holding the space runs the piece"
+    )]
+    LeaseLost {
+        key: RegistrationKey,
+        space: String,
+        node: String,
+        token: i64,
+    },
 
     #[error("a store task was cancelled or panicked while {context}; see the log for the panic")]
     TaskFailed { context: &'static str },

@@ -8,6 +8,7 @@
 //! only clock.
 
 mod error;
+mod lease;
 pub mod migrate;
 mod piece_id;
 mod postgres;
@@ -18,6 +19,10 @@ mod sqlite;
 mod url;
 
 pub use error::StoreError;
+pub use lease::{
+    DEFAULT_LEASE_TTL, Heartbeat, LeaseConfig, LeaseToken, MAX_NODE_ID_LEN, MIN_LEASE_TTL, NodeId,
+    NodeIdError, NodeStatus, SpaceLease, SpaceLeases,
+};
 pub use piece_id::{MAX_PIECE_ID_LEN, PieceId, PieceIdError, source_hash};
 pub use postgres::PostgresStore;
 pub use records::{
@@ -124,7 +129,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreFuture<'_, Vec<ClaimedRun>>;
 
-    /// The earliest `next_run` among scheduled registrations served, if any.
+    /// The earliest `next_run` among scheduled registrations served that this
+    /// daemon could claim (not those of a space another live node holds), if
+    /// any.
     fn next_due(&self, integrations: &IntegrationFilter) -> StoreFuture<'_, Option<EpochMillis>>;
 
     /// Gives back a claim whose run never started (the daemon is stopping).
@@ -132,7 +139,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Startup recovery: claims left by a daemon that died (`kill -9`) are
     /// released. Returns the enabled registrations served that are overdue at
-    /// `now`, so the scheduler can spread them out.
+    /// `now`, so the scheduler can spread them out. A store shared by several
+    /// daemons releases only the claims no live lease covers (and this
+    /// node's own, left by its previous run), and returns only those.
     fn recover_after_restart(
         &self,
         now: EpochMillis,
@@ -213,6 +222,12 @@ pub trait Store: Send + Sync + 'static {
     /// Registrations by phase, for the metrics (counted every few seconds).
     /// This default lists every registration; a store should override it
     /// with a count where the data is.
+    /// The space leases of a store shared by several daemons; `None` (the
+    /// default) for a store only one daemon opens.
+    fn leases(&self) -> Option<&dyn SpaceLeases> {
+        None
+    }
+
     fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
         Box::pin(async move {
             let all = self
@@ -220,6 +235,19 @@ pub trait Store: Send + Sync + 'static {
                 .await?;
             Ok(PhaseCounts::tally(&all))
         })
+    }
+
+    /// Wake-ups from other nodes sharing the store: the receiver changes
+    /// whenever a registration of `integrations` became due now through any
+    /// node, so an idle scheduler looks at once. Starts listening (on the
+    /// current tokio runtime) until the receiver is dropped. `None`: the
+    /// store has no other nodes (SQLite), and the API wakes its own
+    /// scheduler.
+    fn wake_ups(
+        &self,
+        _integrations: &IntegrationFilter,
+    ) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
     }
 }
 

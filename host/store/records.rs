@@ -1,6 +1,7 @@
 //! The plain data the store takes and gives: pieces, runs, filters, counts.
 
 use super::PieceId;
+use super::lease::LeaseToken;
 use super::registration::{
     ClaimToken, EpochMillis, Phase, Registration, RegistrationKey, RegistrationState,
 };
@@ -138,6 +139,10 @@ pub struct FinishedRun {
     pub trigger: RunTrigger,
     /// The claim a scheduled run holds; a manual run holds none.
     pub claim: Option<ClaimToken>,
+    /// The space lease the run was claimed (or started) under, on a store
+    /// shared by several daemons: its commit is refused
+    /// ([`super::StoreError::LeaseLost`]) unless the lease still has it.
+    pub lease: Option<LeaseToken>,
     pub started_at: EpochMillis,
     pub finished_at: EpochMillis,
     pub outcome: RunOutcome,
@@ -203,6 +208,9 @@ pub struct ClaimedRun {
     /// The content hash of the piece's source at the claim, so the scheduler
     /// can run a source it already holds without reading it again.
     pub source_hash: String,
+    /// The space lease it was claimed under (a store shared by several
+    /// daemons); its commit must present it.
+    pub lease: Option<LeaseToken>,
 }
 
 /// Which integrations a daemon serves: all, or only some
@@ -232,6 +240,15 @@ impl IntegrationFilter {
         } else {
             Some(&self.only)
         }
+    }
+
+    /// Whether a registration of `integration` is served.
+    pub fn serves(&self, integration: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .binary_search_by(|name| name.as_str().cmp(integration))
+                .is_ok()
     }
 }
 

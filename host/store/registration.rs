@@ -239,6 +239,9 @@ pub struct Registration {
     pub updated_at: EpochMillis,
     #[serde(flatten)]
     pub state: RegistrationState,
+    /// The node whose run owns it while `Dispatched`, on a store shared by
+    /// several daemons (`--node-id`); none otherwise.
+    pub claimed_by: Option<String>,
 }
 
 impl Registration {

@@ -6,10 +6,8 @@
 
 use super::*;
 use crate::sandbox::{CellChange, ErrorKind, RunError, RunOutcome};
+use crate::throwaway_postgres;
 use std::path::Path;
-
-#[path = "../../tests/common/postgres.rs"]
-mod throwaway_postgres;
 
 const SPACE: &str = "did:key:z6MkSpaceA";
 
@@ -159,6 +157,7 @@ fn finished(
     claim: Option<ClaimToken>,
 ) -> FinishedRun {
     FinishedRun {
+        lease: None,
         key: key.clone(),
         trigger: RunTrigger::Scheduled,
         claim,
@@ -964,3 +963,103 @@ async fn sqlite_prunes_a_registered_pieces_history_every_sixteen_runs() {
     assert_eq!(runs.len(), RUN_HISTORY_PER_PIECE);
     assert_eq!(runs[0].id, last);
 }
+/// Waits (bounded) until `woken` changes, and returns its new count.
+async fn next_wake_up(woken: &mut tokio::sync::watch::Receiver<u64>, what: &str) -> u64 {
+    tokio::time::timeout(std::time::Duration::from_secs(20), woken.changed())
+        .await
+        .unwrap_or_else(|_| panic!("no wake-up for {what}"))
+        .expect("the listener stopped");
+    *woken.borrow_and_update()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_through_one_postgres_node_wakes_the_others() {
+    let backend = Postgres::fresh().await;
+    let (a, b) = (backend.connect().await, backend.connect().await);
+    assert!(
+        Sqlite::fresh()
+            .await
+            .open()
+            .await
+            .wake_ups(&IntegrationFilter::all())
+            .is_none()
+    );
+    let mut all = a.wake_ups(&IntegrationFilter::all()).unwrap();
+    let mut gmail = a.wake_ups(&IntegrationFilter::only(["gmail"])).unwrap();
+    // Each listener wakes once when it starts listening.
+    assert_eq!(next_wake_up(&mut all, "listening").await, 1);
+    assert_eq!(next_wake_up(&mut gmail, "listening").await, 1);
+
+    let rss = piece(&b, "export default 1").await;
+    let mail = piece(&b, "export default 2").await;
+    b.register(&rss, "rss", 10).await.unwrap();
+    b.register(&mail, "gmail", 10).await.unwrap();
+    assert_eq!(next_wake_up(&mut all, "an rss registration").await, 2);
+    // Notifications arrive in order: the gmail-only listener skipped rss.
+    assert_eq!(next_wake_up(&mut gmail, "a gmail registration").await, 2);
+    assert_eq!(next_wake_up(&mut all, "a gmail registration").await, 3);
+
+    // Disabling wakes nobody; enabling (due now again) does.
+    b.disable(&mail, 20).await.unwrap();
+    b.enable(&mail, 30).await.unwrap();
+    assert_eq!(next_wake_up(&mut gmail, "enabling").await, 3);
+    assert_eq!(next_wake_up(&mut all, "enabling").await, 4);
+    assert!(!gmail.has_changed().unwrap() && !all.has_changed().unwrap());
+
+    // A registration in flight (claimed) is not due again: no wake-up.
+    let claimed = b
+        .claim_due(40, &IntegrationFilter::only(["rss"]), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    b.register(&rss, "rss", 50).await.unwrap();
+    b.register(&mail, "gmail", 60).await.unwrap();
+    assert_eq!(next_wake_up(&mut all, "the gmail registration").await, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_wake_up_connection_reconnects_and_wakes() {
+    let backend = Postgres::fresh().await;
+    let (a, b) = (backend.connect().await, backend.connect().await);
+    let mut woken = a.wake_ups(&IntegrationFilter::all()).unwrap();
+    assert_eq!(next_wake_up(&mut woken, "listening").await, 1);
+    let terminated = backend
+        .sql(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = '{}' AND application_name = 'bgwasm wake-ups'",
+            backend.0.name
+        ))
+        .await;
+    assert_eq!(terminated.len(), 1, "one listener connection");
+    // Anything sent while it was away is lost: it wakes once on reconnecting.
+    assert_eq!(next_wake_up(&mut woken, "reconnecting").await, 2);
+    let key = piece(&b, "export default 1").await;
+    b.register(&key, "rss", 10).await.unwrap();
+    assert_eq!(
+        next_wake_up(&mut woken, "a registration after reconnecting").await,
+        3
+    );
+
+    // Dropping the receiver closes the listener's connection.
+    drop(woken);
+    let gone = async {
+        loop {
+            let left = backend
+                .sql(&format!(
+                    "SELECT pid FROM pg_stat_activity
+                     WHERE datname = '{}' AND application_name = 'bgwasm wake-ups'",
+                    backend.0.name
+                ))
+                .await;
+            if left.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), gone)
+        .await
+        .expect("the listener's connection closes once nobody listens");
+}
+
+mod leases;

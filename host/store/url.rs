@@ -9,7 +9,7 @@
 //! A URL's password never reaches a log line or an error message: both show
 //! it as `***`.
 
-use super::{PostgresStore, SqliteStore, Store, StoreError};
+use super::{LeaseConfig, PostgresStore, SqliteStore, Store, StoreError};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -55,6 +55,12 @@ impl StoreUrl {
 
     /// Opens the store (creating and migrating it if needed).
     pub async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        self.open_as(LeaseConfig::default_for_this_process()).await
+    }
+
+    /// Opens the store as node `lease.node` with leases of `lease.ttl`. Only
+    /// PostgreSQL has leases: a SQLite store is one daemon's alone.
+    pub async fn open_as(&self, lease: LeaseConfig) -> Result<Arc<dyn Store>, StoreError> {
         Ok(match self {
             Self::Sqlite { data_dir } => {
                 let dir = data_dir.clone();
@@ -65,7 +71,7 @@ impl StoreUrl {
                     })??;
                 Arc::new(store)
             }
-            Self::Postgres { .. } => Arc::new(self.open_postgres().await?),
+            Self::Postgres { .. } => Arc::new(self.open_postgres().await?.as_node(lease)),
         })
     }
 

@@ -250,3 +250,15 @@ impl TestDatabase {
         self.cluster.url(&self.name)
     }
 }
+
+/// A connection of the caller's own to the database at `url` (driven by a
+/// spawned task until the client is dropped).
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let config: tokio_postgres::Config = url.parse().expect("a PostgreSQL URL");
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test database");
+    tokio::spawn(connection);
+    client
+}

@@ -9,12 +9,17 @@
 //! Read-modify-write steps lock their row (`SELECT ... FOR UPDATE`), and
 //! claims skip rows another transaction holds (`FOR UPDATE SKIP LOCKED`).
 //!
+//! Registering or enabling a piece due now wakes idle nodes through
+//! `LISTEN/NOTIFY` (`notify`).
+//!
 //! When the database goes away, each call fails with a
 //! [`StoreError::PostgresPool`] or [`StoreError::Postgres`] (a transaction
 //! in flight is rolled back by the server, never half-applied), and the pool
 //! opens fresh connections once the database is back.
 
 mod cells;
+mod leases;
+mod notify;
 mod pieces;
 mod registrations;
 mod rows;
@@ -28,9 +33,10 @@ pub use schema::SCHEMA_VERSION;
 use super::error::{PostgresContext, StoreError};
 use super::{
     AddedPiece, BatchCommit, ClaimToken, ClaimedRun, CommittedRun, EpochMillis, FinishedRun,
-    IntegrationFilter, PhaseCounts, PieceId, PieceInfo, PieceSource, RecordedRun, Registration,
-    RegistrationFilter, RegistrationKey, RunRecord, RunTime, RunTransition, Snapshot, Store,
-    StoreCounts, StoreFuture, StoredPiece,
+    Heartbeat, IntegrationFilter, LeaseConfig, NodeStatus, PhaseCounts, PieceId, PieceInfo,
+    PieceSource, RecordedRun, Registration, RegistrationFilter, RegistrationKey, RunRecord,
+    RunTime, RunTransition, Snapshot, SpaceLease, SpaceLeases, Store, StoreCounts, StoreFuture,
+    StoredPiece,
 };
 use crate::sandbox::CellSource;
 use cells::{CellReader, PostgresCells};
@@ -38,6 +44,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use rows::Columns;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_postgres::NoTls;
 
 /// Connections the store keeps at most (API, scheduler and commits).
@@ -59,11 +66,15 @@ macro_rules! in_transaction {
     }};
 }
 
-/// The PostgreSQL store.
+/// The PostgreSQL store, as one node among those sharing the database.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
     cells: Arc<CellReader>,
+    /// For the wake-up listener's connection of its own.
+    config: Arc<tokio_postgres::Config>,
+    /// This node's name and lease ttl.
+    lease: Arc<LeaseConfig>,
 }
 
 fn pool(config: &tokio_postgres::Config, max_size: usize) -> Result<Pool, StoreError> {
@@ -106,7 +117,16 @@ impl PostgresStore {
         Ok(Self {
             pool,
             cells: Arc::new(cells),
+            config: Arc::new(config.clone()),
+            lease: Arc::new(LeaseConfig::default_for_this_process()),
         })
+    }
+
+    /// The same store as node `lease.node`, its leases lasting `lease.ttl`
+    /// (the default is this process's `<hostname>-<pid>` and 15 s).
+    pub fn as_node(mut self, lease: LeaseConfig) -> Self {
+        self.lease = Arc::new(lease);
+        self
     }
 
     async fn client(&self, context: &'static str) -> Result<deadpool_postgres::Client, StoreError> {
@@ -232,8 +252,10 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, Registration> {
         let (key, integration) = (key.clone(), integration.to_owned());
         Box::pin(async move {
-            in_transaction!(self, "registering a piece", |tx| {
-                registrations::register(&tx, &key, &integration, now)
+            in_transaction!(self, "registering a piece", |tx| async {
+                let registration = registrations::register(&tx, &key, &integration, now).await?;
+                notify::announce_if_due(&tx, &registration, now).await?;
+                Ok::<_, StoreError>(registration)
             })
         })
     }
@@ -241,8 +263,11 @@ impl Store for PostgresStore {
     fn enable(&self, key: &RegistrationKey, now: EpochMillis) -> StoreFuture<'_, Registration> {
         let key = key.clone();
         Box::pin(async move {
-            in_transaction!(self, "enabling a registration", |tx| {
-                registrations::update(&tx, &key, now, |state| state.reinitialized(now))
+            in_transaction!(self, "enabling a registration", |tx| async {
+                let registration =
+                    registrations::update(&tx, &key, now, |state| state.reinitialized(now)).await?;
+                notify::announce_if_due(&tx, &registration, now).await?;
+                Ok::<_, StoreError>(registration)
             })
         })
     }
@@ -292,7 +317,7 @@ impl Store for PostgresStore {
         let integrations = integrations.clone();
         Box::pin(async move {
             let client = self.client("claiming due registrations").await?;
-            schedule::claim_due(&client, now, &integrations, limit).await
+            schedule::claim_due(&client, &self.lease, now, &integrations, limit).await
         })
     }
 
@@ -300,7 +325,7 @@ impl Store for PostgresStore {
         let integrations = integrations.clone();
         Box::pin(async move {
             let client = self.client("finding the next due time").await?;
-            schedule::next_due(&client, &integrations).await
+            schedule::next_due(&client, &self.lease, &integrations).await
         })
     }
 
@@ -321,7 +346,7 @@ impl Store for PostgresStore {
         let integrations = integrations.clone();
         Box::pin(async move {
             in_transaction!(self, "recovering after a restart", |tx| {
-                schedule::recover_after_restart(&tx, now, &integrations)
+                schedule::recover_after_restart(&tx, &self.lease, now, &integrations)
             })
         })
     }
@@ -340,7 +365,7 @@ impl Store for PostgresStore {
     ) -> StoreFuture<'_, CommittedRun> {
         Box::pin(async move {
             in_transaction!(self, "committing a run", |tx| {
-                runs::commit(&tx, run, transition)
+                runs::commit(&tx, self.lease.node.as_str(), run, transition)
             })
         })
     }
@@ -355,7 +380,7 @@ impl Store for PostgresStore {
                 // A savepoint per run: one that cannot be written leaves the
                 // others in.
                 let savepoint = tx.savepoint("run").await.context(CONTEXT)?;
-                match runs::commit(&savepoint, run, transition).await {
+                match runs::commit(&savepoint, self.lease.node.as_str(), run, transition).await {
                     Ok(committed) => {
                         savepoint.commit().await.context(CONTEXT)?;
                         results.push(Ok(committed));
@@ -382,6 +407,10 @@ impl Store for PostgresStore {
             let client = self.client("reading run times").await?;
             runs::recent_times(&client, &space, &id, limit).await
         })
+    }
+
+    fn leases(&self) -> Option<&dyn SpaceLeases> {
+        Some(self)
     }
 
     fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
@@ -444,6 +473,45 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let client = self.client("counting").await?;
             counts(&client).await
+        })
+    }
+
+    fn wake_ups(&self, integrations: &IntegrationFilter) -> Option<watch::Receiver<u64>> {
+        Some(notify::listen(&self.config, integrations))
+    }
+}
+
+impl SpaceLeases for PostgresStore {
+    fn lease_config(&self) -> &LeaseConfig {
+        &self.lease
+    }
+
+    fn heartbeat(&self, active_spaces: Vec<String>) -> StoreFuture<'_, Heartbeat> {
+        Box::pin(async move {
+            let client = self.client("renewing space leases").await?;
+            leases::heartbeat(&client, &self.lease, &active_spaces).await
+        })
+    }
+
+    fn acquire_space(&self, space: &str) -> StoreFuture<'_, SpaceLease> {
+        let space = space.to_owned();
+        Box::pin(async move {
+            let client = self.client("taking a space's lease").await?;
+            leases::acquire(&client, &self.lease, &space).await
+        })
+    }
+
+    fn leave(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.client("giving back this node's leases").await?;
+            leases::leave(&client, &self.lease).await
+        })
+    }
+
+    fn nodes(&self, within: Duration) -> StoreFuture<'_, Vec<NodeStatus>> {
+        Box::pin(async move {
+            let client = self.client("listing the nodes").await?;
+            leases::nodes(&client, within).await
         })
     }
 }

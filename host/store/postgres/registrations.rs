@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 
 pub const COLUMNS: &str = "space, piece_id, integration, created_at, updated_at, disabled_at, \
     last_run, status, last_success, consecutive_failures, last_error, next_run, total_runs, \
-    total_failures, last_duration_ms, last_fuel, phase, claimed_at";
+    total_failures, last_duration_ms, last_fuel, phase, claimed_at, claimed_by";
 
 pub fn from_row(row: &Row, context: &'static str) -> Result<Registration, StoreError> {
     let row = Columns::new(row, context);
@@ -41,6 +41,7 @@ pub fn from_row(row: &Row, context: &'static str) -> Result<Registration, StoreE
             })?,
             claimed_at: row.get("claimed_at")?,
         },
+        claimed_by: row.get("claimed_by")?,
     })
 }
 
@@ -105,7 +106,9 @@ pub async fn store_state(
             "UPDATE registrations SET updated_at = $3, disabled_at = $4, last_run = $5,
                 status = $6, last_success = $7, consecutive_failures = $8, last_error = $9,
                 next_run = $10, total_runs = $11, total_failures = $12,
-                last_duration_ms = $13, last_fuel = $14, phase = $15, claimed_at = $16
+                last_duration_ms = $13, last_fuel = $14, phase = $15, claimed_at = $16,
+                claimed_by = CASE WHEN $15 = 'dispatched' THEN claimed_by END,
+                lease_token = CASE WHEN $15 = 'dispatched' THEN lease_token END
              WHERE space = $1 AND piece_id = $2",
         )
         .await
@@ -209,6 +212,7 @@ pub async fn register(
             created_at: now,
             updated_at: now,
             state,
+            claimed_by: None,
         });
     }
     let mut registration = update(client, key, now, |state| state.reinitialized(now)).await?;

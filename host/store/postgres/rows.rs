@@ -3,8 +3,8 @@
 //! what the store was doing, never a silent default.
 
 use crate::sandbox::Lang;
-use crate::store::PieceId;
 use crate::store::error::StoreError;
+use crate::store::{PieceId, RegistrationKey};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -48,6 +48,14 @@ impl<'a> Columns<'a> {
         self.parsed(column, |text| {
             PieceId::parse(text).map_err(|e| e.to_string())
         })
+    }
+
+    /// A registration's key, from its `space` and `piece_id` columns.
+    pub fn key(&self) -> Result<RegistrationKey, StoreError> {
+        Ok(RegistrationKey::new(
+            self.get::<String>("space")?,
+            self.piece_id("piece_id")?,
+        ))
     }
 
     /// A piece's language column.

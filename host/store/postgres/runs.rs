@@ -4,7 +4,7 @@
 //! row is pruned.
 
 use super::rows::Columns;
-use super::{cells, registrations};
+use super::{cells, leases, registrations};
 use crate::sandbox::RunOutcome;
 use crate::store::error::{PostgresContext, StoreError};
 use crate::store::{
@@ -44,9 +44,13 @@ fn outcome_json(outcome: &RunOutcome) -> Result<String, StoreError> {
 /// Commits a run in the caller's transaction: its history row (pruned to
 /// the newest [`RUN_HISTORY_PER_PIECE`]), `transition` applied to the
 /// registration if it still exists, and, only if the run succeeded, its cell
-/// changes.
+/// changes. A run claimed under a space lease is fenced: unless `node` still
+/// holds that lease under the run's token, it fails with
+/// [`StoreError::LeaseLost`] and the caller rolls the transaction back, so
+/// nothing of it is applied.
 pub async fn commit(
     client: &impl GenericClient,
+    node: &str,
     run: FinishedRun,
     transition: RunTransition,
 ) -> Result<CommittedRun, StoreError> {
@@ -89,12 +93,31 @@ pub async fn commit(
     ];
     let prune_row: [&(dyn ToSql + Sync); 3] = [&key.space, &piece_id, &kept];
     let key_row: [&(dyn ToSql + Sync); 2] = [&key.space, &piece_id];
-    let (inserted, _, stored) = futures::try_join!(
-        client.query_one(&insert, &run_row),
-        client.execute(&prune, &prune_row),
-        client.query_opt(&select, &key_row),
-    )
-    .context(CONTEXT)?;
+    // The lease is checked after the registration's row is locked, in the
+    // order a claim locks them (registration, then lease), so the two never
+    // wait on each other in a cycle.
+    let fence = async {
+        match run.lease {
+            Some(token) => leases::still_held(client, &key.space, node, token)
+                .await
+                .map(|held| (!held).then_some(token)),
+            None => Ok(None),
+        }
+    };
+    let (inserted, _, stored, lost) = futures::try_join!(
+        async { client.query_one(&insert, &run_row).await.context(CONTEXT) },
+        async { client.execute(&prune, &prune_row).await.context(CONTEXT) },
+        async { client.query_opt(&select, &key_row).await.context(CONTEXT) },
+        fence,
+    )?;
+    if let Some(token) = lost {
+        return Err(StoreError::LeaseLost {
+            key: key.clone(),
+            space: key.space.clone(),
+            node: node.to_owned(),
+            token: token.0,
+        });
+    }
     let run_id: i64 = inserted.try_get(0).context(CONTEXT)?;
     if let Some(record) = run.record.as_deref() {
         let json = record.to_json().map_err(|e| StoreError::Corrupt {

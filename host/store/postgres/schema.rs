@@ -9,8 +9,10 @@
 //! even if the process dies.
 //!
 //! The schema is made for several daemons on one database: claims are taken
-//! with `FOR UPDATE SKIP LOCKED`, timestamps are epoch milliseconds that the
-//! nodes pass in, and run ids come from one identity column.
+//! with `FOR UPDATE SKIP LOCKED` under a space lease (`space_leases`, see
+//! `leases.rs`), schedule timestamps are epoch milliseconds that the nodes
+//! pass in, lease expiries are on the database's clock, and run ids come
+//! from one identity column.
 
 use crate::store::error::{PostgresContext, StoreError};
 use deadpool_postgres::Client;
@@ -85,6 +87,27 @@ const MIGRATIONS: &[&str] = &[
         truncated BOOLEAN NOT NULL,
         record    BYTEA   NOT NULL
     );
+    ",
+    // 2 -> 3: several nodes on one database. A space runs on the node that
+    // holds its lease; `token` (from `lease_tokens`) fences out a node whose
+    // lease expired. Expiry is on the database's clock. A dispatched
+    // registration names the node and the lease token of its claim.
+    "
+    CREATE SEQUENCE lease_tokens;
+    CREATE TABLE space_leases (
+        space      TEXT        PRIMARY KEY,
+        node       TEXT        NOT NULL,
+        token      BIGINT      NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX space_leases_by_node ON space_leases (node);
+    CREATE TABLE nodes (
+        node         TEXT        PRIMARY KEY,
+        started_at   TIMESTAMPTZ NOT NULL,
+        heartbeat_at TIMESTAMPTZ NOT NULL
+    );
+    ALTER TABLE registrations ADD COLUMN claimed_by TEXT, ADD COLUMN lease_token BIGINT;
+    CREATE INDEX registrations_dispatched ON registrations (space) WHERE phase = 'dispatched';
     ",
 ];
 

@@ -39,6 +39,8 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
             })?,
             claimed_at: row.get("claimed_at")?,
         },
+        // One daemon per SQLite store: no other node to name.
+        claimed_by: None,
     })
 }
 
@@ -180,6 +182,7 @@ pub fn register(
                 created_at: now,
                 updated_at: now,
                 state,
+                claimed_by: None,
             }
         }
     };

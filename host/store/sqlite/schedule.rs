@@ -85,6 +85,7 @@ fn claim_due_unsynced(
             claimed.push(ClaimedRun {
                 key: RegistrationKey::new(space, piece_id),
                 claim: ClaimToken(now),
+                lease: None,
                 due_at,
                 source_hash,
             });
