@@ -214,12 +214,22 @@ impl Scheduler {
     /// queued claims given back, up to the grace period for runs in flight.
     ///
     /// At start, claims left by a daemon that died are released, and overdue
-    /// registrations are spread over one interval.
+    /// registrations are spread over one interval. If the store refuses that
+    /// (unreachable, or PostgreSQL ended a transaction to break a deadlock
+    /// with another node), it is tried again until it works or `shutdown`.
     pub async fn run_until(
         &self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<StopReport, SchedulerError> {
-        self.inner.recover_after_restart().await?;
+        let mut shutdown = pin!(shutdown);
+        while let Err(error) = self.inner.recover_after_restart().await {
+            tracing::error!(%error, "could not recover after a restart; retrying shortly");
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return Ok(StopReport { released: 0, abandoned: 0 }),
+                () = tokio::time::sleep(self.inner.max_idle()) => {}
+            }
+        }
         // Renews this node's leases until the runs in flight are done.
         let heartbeat = self
             .inner
@@ -227,7 +237,6 @@ impl Scheduler {
             .leases()
             .is_some()
             .then(|| tokio::spawn(Arc::clone(&self.inner).keep_beating()));
-        let mut shutdown = pin!(shutdown);
         loop {
             let wait = match self.inner.dispatch_due().await {
                 Ok(Pass::Full) => Duration::ZERO,
@@ -463,7 +472,9 @@ impl Inner {
             ),
             Job::Manual { key, lease, reply } => (key, None, lease, None, Some(reply)),
         };
-        let result = self.run_and_commit(&key, claim, lease, scheduled, running).await;
+        let result = self
+            .run_and_commit(&key, claim, lease, scheduled, running)
+            .await;
         if let Err(SchedulerError::Store(error @ StoreError::LeaseLost { .. })) = &result {
             // The claim is another node's now (or goes back to the schedule
             // by recovery): nothing to release.
