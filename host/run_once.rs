@@ -6,7 +6,7 @@ use crate::sandbox::{
     SandboxError, SpaceSandbox,
 };
 use crate::scheduler::{Clock, RetryPolicy, after_run};
-use crate::store::{FinishedRun, PieceId, RegistrationKey, RunTrigger, StoreUrl};
+use crate::store::{FinishedRun, PieceId, RegistrationKey, RunTrigger, SpaceLease, StoreUrl};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -150,6 +150,27 @@ async fn run_stored(
                 args.space
             ))
         })?;
+    // On a store shared by several nodes, a run to be committed takes its
+    // space's lease first, as a node's manual run does, so it never overlaps
+    // a node running the space, and its commit is fenced like theirs.
+    let lease = match (args.commit, store.leases()) {
+        (true, Some(leases)) => match leases
+            .acquire_space(&space)
+            .await
+            .map_err(|e| RunOnceError::Stored(format!("cannot take the space's lease: {e}")))?
+        {
+            SpaceLease::Held(token) => Some(token),
+            SpaceLease::Busy { node, expires_in } => {
+                return Err(RunOnceError::Stored(format!(
+                    "space {space} is running on node {node} (its lease has {}s left); \
+                     `run-once --commit` does not wait: try again once that node is done \
+                     with it, or run without --commit",
+                    expires_in.as_secs().max(1)
+                )));
+            }
+        },
+        _ => None,
+    };
     let mut sandbox = SpaceSandbox::new(engine, space.clone(), args.limits);
     let started_at = Clock::system().now();
     let report = sandbox
@@ -167,7 +188,7 @@ async fn run_stored(
         let committed = store
             .commit_run(
                 FinishedRun {
-                    lease: None,
+                    lease,
                     key: RegistrationKey::new(space, piece_id),
                     trigger: RunTrigger::Manual,
                     claim: None,
@@ -179,8 +200,15 @@ async fn run_stored(
                 },
                 Box::new(move |state| after_run(state, &outcome, finished_at, &policy)),
             )
-            .await
-            .map_err(|e| RunOnceError::Stored(format!("cannot commit the run: {e}")))?;
+            .await;
+        if lease.is_some()
+            && let Some(leases) = store.leases()
+            && let Err(error) = leases.leave().await
+        {
+            tracing::warn!(%error, "could not give back the space's lease; it expires by itself");
+        }
+        let committed =
+            committed.map_err(|e| RunOnceError::Stored(format!("cannot commit the run: {e}")))?;
         if !args.json {
             writeln!(
                 out,

@@ -10,8 +10,10 @@ mod node;
 #[path = "common/postgres.rs"]
 mod throwaway_postgres;
 
-use bgwasm::store::{PostgresStore, RegistrationKey, Store, StoreUrl};
-use common::fixture_path;
+use bgwasm::store::{
+    LeaseConfig, PostgresStore, RegistrationKey, SpaceLease, SpaceLeases, Store, StoreUrl,
+};
+use common::{bgwasm, fixture_path};
 use node::Node;
 use std::time::{Duration, Instant};
 use throwaway_postgres::TestDatabase;
@@ -31,6 +33,22 @@ async fn wait_for(what: &str, timeout: Duration, nodes: &[&Node], check: impl As
     }
 }
 
+/// A database of its own on the shared throwaway cluster (dropped with the
+/// first value), its URL, and a store on it.
+async fn fresh_database() -> (TestDatabase, String, PostgresStore) {
+    let database = tokio::task::spawn_blocking(TestDatabase::new)
+        .await
+        .unwrap();
+    let url = database.url();
+    let store = url
+        .parse::<StoreUrl>()
+        .unwrap()
+        .open_postgres()
+        .await
+        .unwrap();
+    (database, url, store)
+}
+
 async fn claimed_by(store: &PostgresStore, key: &RegistrationKey) -> Option<String> {
     store
         .get_registration(key)
@@ -42,16 +60,7 @@ async fn claimed_by(store: &PostgresStore, key: &RegistrationKey) -> Option<Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_nodes_stale_commit_is_refused_and_the_other_node_carries_on() {
     let dir = tempfile::tempdir().unwrap();
-    let database = tokio::task::spawn_blocking(TestDatabase::new)
-        .await
-        .unwrap();
-    let url = database.url();
-    let store = url
-        .parse::<StoreUrl>()
-        .unwrap()
-        .open_postgres()
-        .await
-        .unwrap();
+    let (_database, url, store) = fresh_database().await;
     let space = bgwasm::identity::space_did_for_name("leases", "common user").to_string();
     let source = std::fs::read_to_string(fixture_path("slow_counter.js")).unwrap();
     let added = store
@@ -162,4 +171,65 @@ async fn a_paused_nodes_stale_commit_is_refused_and_the_other_node_carries_on() 
         counted, successes,
         "the counter equals the committed successful runs: the stale run applied nothing"
     );
+}
+
+/// `run-once --commit` on a shared store takes the space's lease like a
+/// node: while a live node holds the space it is refused, naming that node,
+/// and commits nothing; once the space is free it commits and gives the
+/// lease back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_commit_never_overlaps_a_node_holding_the_space() {
+    let (_database, url, holder) = fresh_database().await;
+    let holder = holder.as_node(LeaseConfig {
+        node: "holder".parse().unwrap(),
+        ttl: Duration::from_secs(60),
+    });
+    let space = bgwasm::identity::space_did_for_name("run-once", "common user").to_string();
+    let source = std::fs::read_to_string(fixture_path("sync_counter.js")).unwrap();
+    let added = holder
+        .add_piece(&space, None, source.into(), 0)
+        .await
+        .unwrap();
+    let run_once = || {
+        let output = bgwasm(&[
+            "run-once",
+            added.info.id.as_str(),
+            "--store",
+            &url,
+            "--space",
+            &space,
+            "--commit",
+        ]);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    assert!(matches!(
+        holder.acquire_space(&space).await.unwrap(),
+        SpaceLease::Held(_)
+    ));
+    let (ok, _, stderr) = run_once();
+    assert!(!ok, "refused while another node holds the space");
+    assert!(
+        stderr.contains("running on node holder") && stderr.contains("without --commit"),
+        "{stderr}"
+    );
+    assert_eq!(holder.get_cell(&space, "count").await.unwrap(), None);
+
+    holder.leave().await.unwrap();
+    let (ok, stdout, stderr) = run_once();
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("committed: run"), "{stdout}");
+    assert_eq!(
+        holder.get_cell(&space, "count").await.unwrap().as_deref(),
+        Some("1")
+    );
+    // It gave the lease back: the node takes the space at once.
+    assert!(matches!(
+        holder.acquire_space(&space).await.unwrap(),
+        SpaceLease::Held(_)
+    ));
 }
