@@ -7,7 +7,7 @@
 //! thread waits on (bounded by [`READ_TIMEOUT`]). Its connections never depend
 //! on the workers that wait for them, so waiting workers cannot starve it.
 
-use super::rows::Columns;
+use super::rows::{Columns, query_map};
 use crate::sandbox::{CellChange, CellSource};
 use crate::store::CellRow;
 use crate::store::error::{PostgresContext, StoreError};
@@ -43,37 +43,26 @@ pub async fn list(
     client: &impl GenericClient,
     space: &str,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    const CONTEXT: &str = "listing cells";
-    let statement = client
-        .prepare_cached("SELECT key, json FROM cells WHERE space = $1 ORDER BY key")
-        .await
-        .context(CONTEXT)?;
-    client
-        .query(&statement, &[&space])
-        .await
-        .context(CONTEXT)?
-        .iter()
-        .map(|row| {
-            let row = Columns::new(row, CONTEXT);
-            Ok((row.get("key")?, row.get("json")?))
-        })
-        .collect()
+    query_map(
+        client,
+        "SELECT key, json FROM cells WHERE space = $1 ORDER BY key",
+        &[&space],
+        "listing cells",
+        |row| Ok((row.get("key")?, row.get("json")?)),
+    )
+    .await
 }
 
 /// The keys of a space's cells, sorted.
 pub async fn keys(client: &impl GenericClient, space: &str) -> Result<Vec<String>, StoreError> {
-    const CONTEXT: &str = "listing cell keys";
-    let statement = client
-        .prepare_cached("SELECT key FROM cells WHERE space = $1 ORDER BY key")
-        .await
-        .context(CONTEXT)?;
-    client
-        .query(&statement, &[&space])
-        .await
-        .context(CONTEXT)?
-        .iter()
-        .map(|row| Columns::new(row, CONTEXT).get("key"))
-        .collect()
+    query_map(
+        client,
+        "SELECT key FROM cells WHERE space = $1 ORDER BY key",
+        &[&space],
+        "listing cell keys",
+        |row| row.get("key"),
+    )
+    .await
 }
 
 /// Every cell of every space, sorted (for `store migrate`).

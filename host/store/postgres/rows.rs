@@ -3,10 +3,30 @@
 //! what the store was doing, never a silent default.
 
 use crate::sandbox::Lang;
-use crate::store::error::StoreError;
+use crate::store::error::{PostgresContext, StoreError};
 use crate::store::{PieceId, RegistrationKey};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
+use tokio_postgres::types::{FromSql, ToSql};
+
+/// Runs a (cached, prepared) query and reads each row it returns with
+/// `read`; `context` names what the store was doing in every error.
+pub async fn query_map<T>(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    context: &'static str,
+    read: impl Fn(Columns<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let statement = client.prepare_cached(sql).await.context(context)?;
+    client
+        .query(&statement, params)
+        .await
+        .context(context)?
+        .iter()
+        .map(|row| read(Columns::new(row, context)))
+        .collect()
+}
 
 /// A row, and what the store was doing when it read it.
 pub struct Columns<'a> {

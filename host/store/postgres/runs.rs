@@ -3,7 +3,7 @@
 //! in one transaction). A run's record (`run_records`) goes when its history
 //! row is pruned.
 
-use super::rows::Columns;
+use super::rows::{Columns, query_map};
 use super::{cells, leases, registrations};
 use crate::sandbox::RunOutcome;
 use crate::store::error::{PostgresContext, StoreError};
@@ -193,30 +193,23 @@ pub async fn recent_times(
     id: &PieceId,
     limit: usize,
 ) -> Result<Vec<RunTime>, StoreError> {
-    const CONTEXT: &str = "reading run times";
-    let statement = client
-        .prepare_cached(
-            "SELECT id, started_at, finished_at, ok FROM runs
-             WHERE space = $1 AND piece_id = $2 ORDER BY id DESC LIMIT $3",
-        )
-        .await
-        .context(CONTEXT)?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    client
-        .query(&statement, &[&space, &id.as_str(), &limit])
-        .await
-        .context(CONTEXT)?
-        .iter()
-        .map(|row| {
-            let row = Columns::new(row, CONTEXT);
+    query_map(
+        client,
+        "SELECT id, started_at, finished_at, ok FROM runs
+         WHERE space = $1 AND piece_id = $2 ORDER BY id DESC LIMIT $3",
+        &[&space, &id.as_str(), &limit],
+        "reading run times",
+        |row| {
             Ok(RunTime {
                 id: row.get("id")?,
                 started_at: row.get("started_at")?,
                 finished_at: row.get("finished_at")?,
                 ok: row.get("ok")?,
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// One run of a piece with its record.
