@@ -89,17 +89,34 @@ fn resident_bytes() -> u64 {
     pages * 4096
 }
 
-/// The resident set's parts, in bytes: anonymous (private to this process),
-/// file-backed (above all the compiled guest's snapshot image, mapped
-/// copy-on-write by every instance: the resident set counts its pages once
-/// per instance that touched them, physical memory holds them once), and
-/// the proportional set (each page divided among those that map it).
-fn resident_parts() -> (u64, u64, u64) {
-    (
-        proc_kib("/proc/self/status", "RssAnon:"),
-        proc_kib("/proc/self/status", "RssFile:"),
-        proc_kib("/proc/self/smaps_rollup", "Pss:"),
-    )
+/// The resident set's parts, in bytes.
+struct ResidentParts {
+    /// Anonymous pages: private to this process.
+    anonymous: u64,
+    /// File-backed pages, above all the compiled guest's snapshot image,
+    /// mapped copy-on-write by every instance: the resident set counts its
+    /// pages once per instance that touched them, physical memory holds
+    /// them once.
+    file: u64,
+    /// The proportional set: each page divided among those that map it.
+    proportional: u64,
+    /// What this process alone holds: pages mapped once (written snapshot
+    /// pages, heaps, stacks) plus its page tables. What one more sandbox
+    /// costs the machine, since a shared page is in memory once however
+    /// many map it.
+    private_and_tables: u64,
+}
+
+fn resident_parts() -> ResidentParts {
+    let rollup = "/proc/self/smaps_rollup";
+    ResidentParts {
+        anonymous: proc_kib("/proc/self/status", "RssAnon:"),
+        file: proc_kib("/proc/self/status", "RssFile:"),
+        proportional: proc_kib(rollup, "Pss:"),
+        private_and_tables: proc_kib(rollup, "Private_Clean:")
+            + proc_kib(rollup, "Private_Dirty:")
+            + proc_kib("/proc/self/status", "VmPTE:"),
+    }
 }
 
 fn report(name: &str, samples: &mut [Duration]) {
@@ -203,13 +220,21 @@ async fn bench() {
         per_instance as f64 / 1024.0,
         before as f64 / (1 << 20) as f64,
         after as f64 / (1 << 20) as f64,
-        per(parts_after.0, parts_before.0),
-        per(parts_after.1, parts_before.1),
+        per(parts_after.anonymous, parts_before.anonymous),
+        per(parts_after.file, parts_before.file),
     );
     println!(
         "{:<44} {:>8.1} KiB per instance   (proportional set size: the shared snapshot's pages counted once)",
         "memory per live instance, PSS",
-        per(parts_after.2, parts_before.2),
+        per(parts_after.proportional, parts_before.proportional),
+    );
+    println!(
+        "{:<44} {:>8.1} KiB per instance   (pages no other mapping shares, and page tables: what one more costs)",
+        "memory per live instance, private + tables",
+        per(
+            parts_after.private_and_tables,
+            parts_before.private_and_tables
+        ),
     );
     assert_eq!(live.iter().filter(|s| s.is_live()).count(), LIVE_INSTANCES);
     drop(live);

@@ -8,17 +8,23 @@
 # - A space's lifecycle: a fresh sandbox plus its first trivial run, a warm
 #   run and memory per live idle sandbox (benches/sandbox.rs), against Deno 2
 #   with one Worker per space (benches/deno/workers.js).
-# - The daemon (benches/daemon.rs): sustained runs/s, lateness, commits/s and
-#   peak RSS, for each shape of BGWASM_COMPARE_DAEMON (default
-#   "100x10@4s 1000x10@20s": SPACES x PIECES per space @ interval; the first
-#   saturates the daemon, the second is issue 10's 10,000 pieces in 1,000
-#   spaces, observed for 45 s instead of 135). BGWASM_COMPARE_DAEMON= skips it.
+# - The daemon (benches/daemon.rs): sustained runs/s, pieces on time,
+#   lateness, CPU per run, runs per commit and peak RSS, for each shape of
+#   BGWASM_COMPARE_DAEMON: SPACESxPIECES@INTERVAL, optionally /WINDOW (how
+#   long to observe; default 2.25 intervals) and +hogN (space 0's piece is a
+#   loop of N iterations; lateness is then the other spaces'). The default,
+#   "1000x10@20s 1000x10@1s/6s 1000x10@500ms/6s 1000x1@1s/10s+hog20000000",
+#   is issue 10's 10,000 pieces in 1,000 spaces below capacity (500 runs/s
+#   of demand), at 10,000 and at 20,000 runs/s of demand, and one CPU-bound
+#   space among 1,000 trivial ones. The seeded databases are kept in
+#   BGWASM_COMPARE_SEEDED (default: the run's temporary directory), so the
+#   shapes of one size seed once. BGWASM_COMPARE_DAEMON= skips it.
 #
-#   scripts/bench-compare.sh          (about 3 minutes, plus the builds)
+#   scripts/bench-compare.sh          (about 6 minutes, plus the builds)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-daemon_shapes=${BGWASM_COMPARE_DAEMON-"100x10@4s 1000x10@20s"}
+daemon_shapes=${BGWASM_COMPARE_DAEMON-"1000x10@20s 1000x10@1s/6s 1000x10@500ms/6s 1000x1@1s/10s+hog20000000"}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -45,11 +51,19 @@ echo "bgwasm sandbox ..." >&2
 "$sandbox_bin" > "$out/sandbox"
 echo "Deno, one Worker per space ..." >&2
 "$deno" run --quiet --allow-read="$root" "benches/deno/workers.js" 200 "${scripts[@]}" > "$out/deno"
+seeded=${BGWASM_COMPARE_SEEDED:-$out/seeded}
 for shape in $daemon_shapes; do
-  [[ $shape =~ ^([0-9]+)x([0-9]+)@(.+)$ ]] || { echo "BGWASM_COMPARE_DAEMON: '$shape' is not SPACESxPIECES@INTERVAL, like 100x10@4s" >&2; exit 2; }
-  echo "daemon, ${BASH_REMATCH[1]} spaces x ${BASH_REMATCH[2]} pieces at ${BASH_REMATCH[3]} ..." >&2
-  BGWASM_BENCH_SPACES=${BASH_REMATCH[1]} BGWASM_BENCH_PIECES=${BASH_REMATCH[2]} \
-    BGWASM_BENCH_INTERVAL=${BASH_REMATCH[3]} "$daemon_bin" > "$out/daemon-$shape"
+  [[ $shape =~ ^([0-9]+)x([0-9]+)@([0-9]+m?s)(/([0-9]+m?s))?(\+hog([0-9]+))?$ ]] || {
+    echo "BGWASM_COMPARE_DAEMON: '$shape' is not SPACESxPIECES@INTERVAL[/WINDOW][+hogN]," \
+      "like 100x10@4s, 1000x10@500ms/6s or 1000x1@1s/10s+hog20000000" >&2
+    exit 2
+  }
+  echo "daemon, ${BASH_REMATCH[1]} spaces x ${BASH_REMATCH[2]} pieces at ${BASH_REMATCH[3]}${BASH_REMATCH[6]:+, one CPU-bound piece} ..." >&2
+  settings=(BGWASM_BENCH_SPACES="${BASH_REMATCH[1]}" BGWASM_BENCH_PIECES="${BASH_REMATCH[2]}"
+    BGWASM_BENCH_INTERVAL="${BASH_REMATCH[3]}" BGWASM_BENCH_HOG="${BASH_REMATCH[7]:-0}"
+    BGWASM_BENCH_SEEDED="$seeded")
+  [ -n "${BASH_REMATCH[5]}" ] && settings+=(BGWASM_BENCH_WINDOW="${BASH_REMATCH[5]}")
+  env "${settings[@]}" "$daemon_bin" > "$out/daemon-$shape"
 done
 
 # The first number after a sandbox figure's name (its mean), or after "p50".
@@ -89,17 +103,22 @@ a=$(sandbox_mean "memory per live instance  ")
 row "memory per idle space, RSS (KiB)" "$a" "$b" "$(ratio "$a" "$b")"
 a=$(sandbox_mean "memory per live instance, PSS")
 row "memory per idle space, PSS (KiB)" "$a" "$b" "$(ratio "$a" "$b")"
+a=$(sandbox_mean "memory per live instance, private + tables")
+row "memory per idle space, private + page tables (KiB)" "$a" "$b" "$(ratio "$a" "$b")"
 
 if [ -n "$daemon_shapes" ]; then
   echo
-  printf '| %-24s | %10s | %18s | %10s | %9s |\n' "daemon (SQLite store)" "runs/s" "lateness p50/p99" "commits/s" "peak RSS"
-  printf '| %-24s | %10s | %18s | %10s | %9s |\n' "---" "---:" "---:" "---:" "---:"
+  drow() { printf '| %-28s | %8s | %13s | %20s | %11s | %11s | %8s |\n' "$@"; }
+  drow "daemon (SQLite store)" "runs/s" "on time" "lateness p50/p99/max" "CPU per run" "runs/commit" "peak RSS"
+  drow "---" "---:" "---:" "---:" "---:" "---:" "---:"
   for shape in $daemon_shapes; do
     f="$out/daemon-$shape"
     runs=$(grep -m1 '^runs sustained' "$f" | grep -oE '[0-9]+ runs/s' | cut -d' ' -f1)
-    late=$(grep -m1 '^lateness' "$f" | sed -E 's/.*p50 ([0-9]+) ms, p99 ([0-9]+) ms.*/\1 \/ \2 ms/')
-    commits=$(grep -m1 '^run commits' "$f" | grep -oE '[0-9]+ commits/s' | cut -d' ' -f1)
+    on_time=$(grep -m1 '^pieces that ran once in every interval' "$f" | grep -oE '[0-9]+/[0-9]+$')
+    late=$(grep -m1 '^lateness' "$f" | sed -E 's/.*p50 ([0-9]+) ms, p99 ([0-9]+) ms, max ([0-9]+) ms.*/\1 \/ \2 \/ \3 ms/')
+    cpu=$(grep -m1 '^CPU time' "$f" | grep -oE '[0-9]+ µs per run' | cut -d' ' -f1)
+    per_commit=$(grep -m1 '^run commits' "$f" | grep -oE '[0-9.]+ runs per commit' | cut -d' ' -f1)
     rss=$(grep -m1 '^peak RSS' "$f" | grep -oE '[0-9]+ MiB')
-    printf '| %-24s | %10s | %18s | %10s | %9s |\n' "$shape" "$runs" "$late" "$commits" "$rss"
+    drow "$shape" "$runs" "$on_time" "$late" "${cpu:+$cpu µs}" "$per_commit" "$rss"
   done
 fi
