@@ -74,6 +74,8 @@ impl From<StoreError> for ApiError {
             | StoreError::CellReaderGone { .. }
             | StoreError::Corrupt { .. }
             | StoreError::GroupCommitFailed { .. }
+            | StoreError::ScheduleLocked { .. }
+            | StoreError::ScheduleLock { .. }
             | StoreError::TaskFailed { .. } => {
                 tracing::error!(%error, "the store failed while serving a request");
                 StatusCode::INTERNAL_SERVER_ERROR

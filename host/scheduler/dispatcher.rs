@@ -2,9 +2,11 @@
 //! hands each to its space's queue; runs them under the concurrency limit and
 //! commits each outcome (in groups: see `committer`).
 //!
-//! Nothing about the schedule lives only in memory: due times and claims are
-//! in the store, so a restart (even after `kill -9`) picks up where the last
-//! daemon left off. Memory holds only the queues of claimed runs, which a
+//! The schedule is the store's: due times are persisted, so a restart (even
+//! after `kill -9`) picks up where the last daemon left off. Claims are the
+//! store's too (PostgreSQL writes them; SQLite, one process's alone, holds
+//! them in memory, since a restart releases every claim anyway). The
+//! scheduler's memory holds only the queues of claimed runs, which a
 //! restart rebuilds by releasing the claims.
 
 use super::SchedulerError;

@@ -39,6 +39,22 @@ pub enum StoreError {
         supported: i64,
     },
 
+    #[error(
+        "another process is already scheduling the data directory {}: its lock file {path} \
+         is held; run one daemon per data directory (stop the other `bgwasm serve`, or give \
+         this one its own --data-dir)",
+        path.parent().map_or_else(|| path.display().to_string(), |dir| dir.display().to_string())
+    )]
+    ScheduleLocked { path: PathBuf },
+
+    #[error(
+        "cannot take the scheduling lock {path}: {source}; check the data directory's permissions"
+    )]
+    ScheduleLock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     #[error("database error while {context}: {source}")]
     Sqlite {
         context: &'static str,

@@ -1065,3 +1065,323 @@ async fn a_dropped_wake_up_connection_reconnects_and_wakes() {
 }
 
 mod leases;
+
+/// A registration's phase as the store shows it, if it exists.
+async fn phase_of(store: &dyn Store, key: &RegistrationKey) -> Option<Phase> {
+    store
+        .get_registration(key)
+        .await
+        .unwrap()
+        .map(|registration| registration.state.phase)
+}
+
+/// Commits a successful run of `key` under `claim`.
+async fn commit_claimed(
+    store: &dyn Store,
+    key: &RegistrationKey,
+    claim: ClaimToken,
+) -> CommittedRun {
+    store
+        .commit_run(finished(key, true, vec![], Some(claim)), mark("x"))
+        .await
+        .unwrap()
+}
+
+/// The SQLite store answers claims and the next due time from memory; after
+/// every kind of write it does, the index agrees with the database, and a
+/// claim only memory holds shows as `dispatched` wherever the store shows
+/// registrations.
+#[tokio::test]
+async fn sqlite_schedule_in_memory_agrees_with_the_database_after_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let agrees = |step: &str| {
+        if let Err(error) = store.index_agrees() {
+            panic!("after {step}: {error}");
+        }
+    };
+    let a = piece(&store, "a").await;
+    let b = piece(&store, "b").await;
+    let c = piece(&store, "c").await;
+    store.register(&a, "rss", 1).await.unwrap();
+    store.register(&b, "rss", 2).await.unwrap();
+    store.register(&c, "gmail", 3).await.unwrap();
+    agrees("registering");
+    assert_eq!(
+        store.next_due(&IntegrationFilter::all()).await.unwrap(),
+        Some(1)
+    );
+
+    let claimed = store
+        .claim_due(2, &IntegrationFilter::all(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| &c.key).collect::<Vec<_>>(),
+        vec![&a, &b],
+        "due ones, oldest first"
+    );
+    assert_eq!(claimed[0].source_hash, source_hash("a"));
+    agrees("claiming");
+    // The claim is in memory only, but shows everywhere.
+    let shown = store.get_registration(&a).await.unwrap().unwrap();
+    assert_eq!(
+        (shown.state.phase, shown.state.claimed_at),
+        (Phase::Dispatched, Some(2))
+    );
+    let listed = store
+        .list_registrations(&RegistrationFilter::default())
+        .await
+        .unwrap();
+    let listed_phase = |key: &RegistrationKey| {
+        listed
+            .iter()
+            .find(|r| r.key() == *key)
+            .map(|r| r.state.phase)
+    };
+    assert_eq!(
+        [listed_phase(&a), listed_phase(&b), listed_phase(&c)],
+        [
+            Some(Phase::Dispatched),
+            Some(Phase::Dispatched),
+            Some(Phase::Scheduled)
+        ]
+    );
+    assert_eq!(store.counts().await.unwrap().dispatched, 2);
+    assert_eq!(
+        store.count_by_phase().await.unwrap(),
+        PhaseCounts {
+            scheduled: 1,
+            dispatched: 2,
+            disabled: 0
+        }
+    );
+    let page = store
+        .list_registrations_page(&RegistrationFilter::default(), 0, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.registrations
+            .iter()
+            .filter(|r| r.state.phase == Phase::Dispatched)
+            .count(),
+        2
+    );
+
+    // Disabling a claimed one keeps it dispatched (written so now); its
+    // run's commit settles it disabled, and it is never claimed.
+    let disabled = store.disable(&a, 4).await.unwrap();
+    assert_eq!(disabled.state.phase, Phase::Dispatched);
+    agrees("disabling a claimed registration");
+    commit_claimed(&store, &a, claimed[0].claim).await;
+    agrees("committing a disabled one's run");
+    assert_eq!(phase_of(&store, &a).await.unwrap(), Phase::Disabled);
+    // Registering again while claimed keeps the run's claim.
+    let again = store.register(&b, "rss", 5).await.unwrap();
+    assert_eq!(again.state.phase, Phase::Dispatched);
+    agrees("registering a claimed one again");
+    // A claim given back makes it claimable again, due as it was.
+    store.release_claim(&b, claimed[1].claim).await.unwrap();
+    agrees("releasing a claim");
+    assert_eq!(phase_of(&store, &b).await.unwrap(), Phase::Scheduled);
+    let reclaimed = store
+        .claim_due(6, &IntegrationFilter::only(["rss"]), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        reclaimed.iter().map(|c| &c.key).collect::<Vec<_>>(),
+        vec![&b]
+    );
+    // A commit in a group: scheduled again at the transition's due time.
+    let later: RunTransition = Box::new(|state| RegistrationState {
+        next_run: 500,
+        ..state.clone()
+    });
+    let results = store
+        .commit_runs(vec![(
+            finished(&b, true, vec![], Some(reclaimed[0].claim)),
+            later,
+        )])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok());
+    agrees("a group commit");
+    assert_eq!(
+        store
+            .next_due(&IntegrationFilter::only(["rss"]))
+            .await
+            .unwrap(),
+        Some(500)
+    );
+    // Enabling, a new source, moving due times, unregistering.
+    store.enable(&a, 7).await.unwrap();
+    agrees("enabling");
+    store
+        .replace_piece(SPACE, &a.piece_id, "a2".into(), 8)
+        .await
+        .unwrap();
+    agrees("replacing a source");
+    store.reschedule(vec![(a.clone(), 50)]).await.unwrap();
+    agrees("rescheduling");
+    let claimed = store
+        .claim_due(60, &IntegrationFilter::only(["rss"]), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (
+            &claimed[0].key,
+            claimed[0].due_at,
+            claimed[0].source_hash.as_str()
+        ),
+        (&a, 50, source_hash("a2").as_str())
+    );
+    assert!(store.unregister(&a).await.unwrap());
+    agrees("unregistering a claimed one");
+    // Its run still commits, and does not bring it back.
+    commit_claimed(&store, &a, claimed[0].claim).await;
+    agrees("committing an unregistered one's run");
+    assert!(store.get_registration(&a).await.unwrap().is_none());
+    // Recovery releases the claims memory held for the integrations served.
+    let held = store
+        .claim_due(100, &IntegrationFilter::all(), 10)
+        .await
+        .unwrap();
+    assert_eq!(held.iter().map(|c| &c.key).collect::<Vec<_>>(), vec![&c]);
+    let mut overdue = store
+        .recover_after_restart(1_000, &IntegrationFilter::all())
+        .await
+        .unwrap();
+    overdue.sort();
+    let mut expected = vec![b.clone(), c.clone()];
+    expected.sort();
+    assert_eq!(overdue, expected, "c's claim released, b due at 500");
+    agrees("recovery");
+    assert_eq!(store.counts().await.unwrap().dispatched, 0);
+}
+
+/// Another connection's write (another process on the same file, such as
+/// `bgwasm run-once --commit`) is seen by the next claim: the schedule in
+/// memory is reloaded from the database, keeping the claims it holds.
+#[tokio::test]
+async fn sqlite_schedule_follows_writes_by_another_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = piece(&store, "a").await;
+    let b = piece(&store, "b").await;
+    let c = piece(&store, "c").await;
+    store.register(&a, "rss", 1).await.unwrap();
+    store.register(&b, "rss", 2).await.unwrap();
+    store.register(&c, "rss", 2).await.unwrap();
+    let held = store
+        .claim_due(1, &IntegrationFilter::all(), 1)
+        .await
+        .unwrap();
+    assert_eq!(held[0].key, a);
+    let db = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    db.execute(
+        "UPDATE registrations SET phase = 'disabled', disabled_at = 2 WHERE piece_id = ?1",
+        [b.piece_id.as_str()],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE registrations SET next_run = 40 WHERE piece_id = ?1",
+        [c.piece_id.as_str()],
+    )
+    .unwrap();
+    assert_eq!(
+        store.next_due(&IntegrationFilter::all()).await.unwrap(),
+        Some(40)
+    );
+    assert!(
+        store
+            .claim_due(10, &IntegrationFilter::all(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the disabled one is not claimed, nor the one moved later"
+    );
+    store.index_agrees().unwrap();
+    // The claim held before the reload still owns its registration.
+    assert_eq!(phase_of(&store, &a).await.unwrap(), Phase::Dispatched);
+    let committed = commit_claimed(&store, &a, held[0].claim).await;
+    assert_eq!(
+        committed.registration.unwrap().state.phase,
+        Phase::Scheduled
+    );
+}
+
+/// Claims live in one process's memory, so a second process scheduling the
+/// same database is refused at its first claim, naming the lock and the fix;
+/// stores of one process share the schedule, and reopening after the last
+/// one is dropped (a restart) takes the lock again.
+#[tokio::test]
+async fn sqlite_refuses_a_second_scheduler_of_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let lock_path = {
+        let mut path = std::fs::canonicalize(store.path())
+            .unwrap()
+            .into_os_string();
+        path.push(".schedule-lock");
+        std::path::PathBuf::from(path)
+    };
+    let key = piece(&store, "a").await;
+    store.register(&key, "rss", 1).await.unwrap();
+    // Another process's lock (a lock of its own open file behaves alike).
+    let other = std::fs::File::create(&lock_path).unwrap();
+    other.lock().unwrap();
+    let error = store
+        .claim_due(5, &IntegrationFilter::all(), 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::ScheduleLocked { .. }),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("schedule-lock"), "{message}");
+    assert!(
+        message.contains("one daemon per data directory"),
+        "{message}"
+    );
+    other.unlock().unwrap();
+    drop(other);
+    let claimed = store
+        .claim_due(5, &IntegrationFilter::all(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    // A second store of this process shares the schedule and its claims.
+    let same = open(dir.path());
+    assert!(
+        same.claim_due(6, &IntegrationFilter::all(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop((store, same));
+    // Reopened (a restart): no claim survives; the lock is free to take.
+    let store = open(dir.path());
+    let overdue = store
+        .recover_after_restart(10, &IntegrationFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(overdue, vec![key]);
+    let blocked = std::fs::File::options()
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_due(11, &IntegrationFilter::all(), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        matches!(blocked.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        "the store holds the lock while it lives"
+    );
+}

@@ -46,6 +46,15 @@ impl Writer {
     ) -> Result<T, StoreError> {
         f(&mut lock(&self.conn))
     }
+
+    /// Runs `f` on the connection if no write holds it now; `None` if one does.
+    pub fn try_with<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
+        match self.conn.try_lock() {
+            Ok(conn) => Some(f(&conn)),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(f(&poisoned.into_inner())),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 pub struct ReaderPool {

@@ -11,6 +11,7 @@
 
 mod cells;
 mod connections;
+mod due_index;
 mod pieces;
 mod registrations;
 mod rows;
@@ -31,9 +32,11 @@ use super::{
 use crate::sandbox::CellSource;
 use cells::SqliteCells;
 use connections::{Connections, ReaderPool, Writer};
+use due_index::DueIndex;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
 /// The database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "bgwasm.sqlite3";
@@ -45,6 +48,11 @@ pub const RUN_HISTORY_PER_PIECE: usize = 50;
 #[derive(Clone)]
 pub struct SqliteStore {
     connections: Arc<Connections>,
+    /// The schedule in memory, and this process's claims (see `due_index`).
+    index: Arc<DueIndex>,
+    /// The writer's `PRAGMA data_version` when the index last agreed with
+    /// the database (see `DueIndex::sync`).
+    seen_version: Arc<AtomicI64>,
     path: PathBuf,
 }
 
@@ -58,12 +66,55 @@ impl SqliteStore {
         })?;
         let path = data_dir.join(DATABASE_FILE);
         let writer = Writer::open(&path)?;
+        let (index, version) = writer.with(|conn| {
+            Ok((
+                DueIndex::shared(&path, conn)?,
+                due_index::data_version(conn)?,
+            ))
+        })?;
         let readers = Arc::new(ReaderPool::new(path.clone()));
         tracing::info!(path = %path.display(), "opened the store");
         Ok(Self {
             connections: Arc::new(Connections { writer, readers }),
+            index,
+            seen_version: Arc::new(AtomicI64::new(version)),
             path,
         })
+    }
+
+    /// Runs a write on a blocking thread, with the schedule in memory: it is
+    /// first brought up to date if another connection wrote meanwhile.
+    async fn write<T: Send + 'static>(
+        &self,
+        context: &'static str,
+        f: impl FnOnce(&mut Connection, &DueIndex) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (index, seen) = (Arc::clone(&self.index), Arc::clone(&self.seen_version));
+        self.connections
+            .write(context, move |conn| {
+                index.sync(conn, &seen)?;
+                f(conn, &index)
+            })
+            .await
+    }
+
+    /// Brings the schedule in memory up to date if another connection wrote
+    /// to the database, unless a write holds the writer now (that write
+    /// does it).
+    fn sync_if_idle(&self) -> Result<(), StoreError> {
+        self.connections
+            .writer
+            .try_with(|conn| self.index.sync(conn, &self.seen_version))
+            .unwrap_or(Ok(()))
+    }
+
+    /// Whether the schedule in memory agrees with the database (for tests).
+    #[cfg(test)]
+    pub(crate) fn index_agrees(&self) -> Result<(), String> {
+        self.connections
+            .writer
+            .with(|conn| Ok(self.index.agrees_with(conn)))
+            .map_err(|e| e.to_string())?
     }
 
     /// The database file.
@@ -74,14 +125,17 @@ impl SqliteStore {
     /// Everything the store holds (for `store migrate`), read in one
     /// transaction so the rows agree with each other.
     pub async fn export(&self) -> Result<Snapshot, StoreError> {
+        let index = Arc::clone(&self.index);
         self.connections
-            .read("reading the whole store", |conn| {
+            .read("reading the whole store", move |conn| {
                 let tx = conn
                     .unchecked_transaction()
                     .context("reading the whole store")?;
+                let mut registrations = registrations::list(&tx, &RegistrationFilter::default())?;
+                index.overlay_all(&mut registrations);
                 let snapshot = Snapshot {
                     pieces: pieces::all(&tx)?,
-                    registrations: registrations::list(&tx, &RegistrationFilter::default())?,
+                    registrations,
                     runs: runs::all(&tx)?,
                     cells: cells::all(&tx)?,
                 };
@@ -117,7 +171,7 @@ impl Store for SqliteStore {
         now: EpochMillis,
     ) -> StoreFuture<'_, AddedPiece> {
         let space = space.to_owned();
-        Box::pin(self.connections.write("adding a piece", move |conn| {
+        Box::pin(self.write("adding a piece", move |conn, _| {
             pieces::add(conn, &space, id, &source, now)
         }))
     }
@@ -130,8 +184,10 @@ impl Store for SqliteStore {
         now: EpochMillis,
     ) -> StoreFuture<'_, PieceInfo> {
         let (space, id) = (space.to_owned(), id.clone());
-        Box::pin(self.connections.write("replacing a piece", move |conn| {
-            pieces::replace(conn, &space, &id, &source, now)
+        Box::pin(self.write("replacing a piece", move |conn, index| {
+            let info = pieces::replace(conn, &space, &id, &source, now)?;
+            index.source_changed(&RegistrationKey::new(space, id), &info.hash);
+            Ok(info)
         }))
     }
 
@@ -149,47 +205,44 @@ impl Store for SqliteStore {
         now: EpochMillis,
     ) -> StoreFuture<'_, Registration> {
         let (key, integration) = (key.clone(), integration.to_owned());
-        Box::pin(self.connections.write("registering a piece", move |conn| {
-            registrations::register(conn, &key, &integration, now)
+        Box::pin(self.write("registering a piece", move |conn, index| {
+            registrations::register(conn, index, &key, &integration, now)
         }))
     }
 
     fn enable(&self, key: &RegistrationKey, now: EpochMillis) -> StoreFuture<'_, Registration> {
         let key = key.clone();
-        Box::pin(
-            self.connections
-                .write("enabling a registration", move |conn| {
-                    registrations::update(conn, &key, now, |state| state.reinitialized(now))
-                }),
-        )
+        Box::pin(self.write("enabling a registration", move |conn, index| {
+            registrations::update(conn, index, &key, now, |state| state.reinitialized(now))
+        }))
     }
 
     fn disable(&self, key: &RegistrationKey, now: EpochMillis) -> StoreFuture<'_, Registration> {
         let key = key.clone();
-        Box::pin(
-            self.connections
-                .write("disabling a registration", move |conn| {
-                    registrations::update(conn, &key, now, |state| state.disabled_via_ui(now))
-                }),
-        )
+        Box::pin(self.write("disabling a registration", move |conn, index| {
+            registrations::update(conn, index, &key, now, |state| state.disabled_via_ui(now))
+        }))
     }
 
     fn unregister(&self, key: &RegistrationKey) -> StoreFuture<'_, bool> {
         let key = key.clone();
-        Box::pin(
-            self.connections
-                .write("unregistering a piece", move |conn| {
-                    registrations::unregister(conn, &key)
-                }),
-        )
+        Box::pin(self.write("unregistering a piece", move |conn, index| {
+            let deleted = registrations::unregister(conn, &key)?;
+            index.removed(&key);
+            Ok(deleted)
+        }))
     }
 
     fn get_registration(&self, key: &RegistrationKey) -> StoreFuture<'_, Option<Registration>> {
-        let key = key.clone();
+        let (key, index) = (key.clone(), Arc::clone(&self.index));
         Box::pin(
             self.connections
                 .read("reading a registration", move |conn| {
-                    registrations::get(conn, &key)
+                    let mut registration = registrations::get(conn, &key)?;
+                    if let Some(registration) = &mut registration {
+                        index.overlay(registration);
+                    }
+                    Ok(registration)
                 }),
         )
     }
@@ -198,9 +251,11 @@ impl Store for SqliteStore {
         &self,
         filter: &RegistrationFilter,
     ) -> StoreFuture<'_, Vec<Registration>> {
-        let filter = filter.clone();
+        let (filter, index) = (filter.clone(), Arc::clone(&self.index));
         Box::pin(self.connections.read("listing registrations", move |conn| {
-            registrations::list(conn, &filter)
+            let mut all = registrations::list(conn, &filter)?;
+            index.overlay_all(&mut all);
+            Ok(all)
         }))
     }
 
@@ -210,11 +265,13 @@ impl Store for SqliteStore {
         offset: usize,
         limit: usize,
     ) -> StoreFuture<'_, RegistrationPage> {
-        let filter = filter.clone();
+        let (filter, index) = (filter.clone(), Arc::clone(&self.index));
         Box::pin(
             self.connections
                 .read("listing a page of registrations", move |conn| {
-                    registrations::page(conn, &filter, offset, limit)
+                    let mut page = registrations::page(conn, &filter, offset, limit)?;
+                    index.overlay_all(&mut page.registrations);
+                    Ok(page)
                 }),
         )
     }
@@ -225,29 +282,24 @@ impl Store for SqliteStore {
         integrations: &IntegrationFilter,
         limit: usize,
     ) -> StoreFuture<'_, Vec<ClaimedRun>> {
-        let integrations = integrations.clone();
-        Box::pin(
-            self.connections
-                .write("claiming due registrations", move |conn| {
-                    schedule::claim_due(conn, now, &integrations, limit)
-                }),
-        )
+        // In memory: no query, no write (see `due_index`).
+        let claimed = self
+            .sync_if_idle()
+            .and_then(|()| self.index.claim_due(now, integrations, limit));
+        Box::pin(std::future::ready(claimed))
     }
 
     fn next_due(&self, integrations: &IntegrationFilter) -> StoreFuture<'_, Option<EpochMillis>> {
-        let integrations = integrations.clone();
-        Box::pin(
-            self.connections
-                .read("finding the next due time", move |conn| {
-                    schedule::next_due(conn, &integrations)
-                }),
-        )
+        let next = self
+            .sync_if_idle()
+            .map(|()| self.index.next_due(integrations));
+        Box::pin(std::future::ready(next))
     }
 
     fn release_claim(&self, key: &RegistrationKey, claim: ClaimToken) -> StoreFuture<'_, ()> {
         let key = key.clone();
-        Box::pin(self.connections.write("releasing a claim", move |conn| {
-            schedule::release_claim(conn, &key, claim)
+        Box::pin(self.write("releasing a claim", move |conn, index| {
+            schedule::release_claim(conn, index, &key, claim)
         }))
     }
 
@@ -258,19 +310,17 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'_, Vec<RegistrationKey>> {
         let integrations = integrations.clone();
         Box::pin(
-            self.connections
-                .write("recovering after a restart", move |conn| {
-                    schedule::recover_after_restart(conn, now, &integrations)
-                }),
+            self.write("recovering after a restart", move |conn, index| {
+                schedule::recover_after_restart(conn, index, now, &integrations)
+            }),
         )
     }
 
     fn reschedule(&self, due: Vec<(RegistrationKey, EpochMillis)>) -> StoreFuture<'_, ()> {
         Box::pin(
-            self.connections
-                .write("rescheduling registrations", move |conn| {
-                    schedule::reschedule(conn, &due)
-                }),
+            self.write("rescheduling registrations", move |conn, index| {
+                schedule::reschedule(conn, index, &due)
+            }),
         )
     }
 
@@ -279,17 +329,16 @@ impl Store for SqliteStore {
         run: FinishedRun,
         transition: RunTransition,
     ) -> StoreFuture<'_, CommittedRun> {
-        Box::pin(self.connections.write("committing a run", move |conn| {
-            runs::commit(conn, run, transition)
+        Box::pin(self.write("committing a run", move |conn, index| {
+            runs::commit(conn, index, run, transition)
         }))
     }
 
     fn commit_runs(&self, runs: Vec<(FinishedRun, RunTransition)>) -> StoreFuture<'_, BatchCommit> {
         Box::pin(
-            self.connections
-                .write("committing a group of runs", move |conn| {
-                    runs::commit_batch(conn, runs)
-                }),
+            self.write("committing a group of runs", move |conn, index| {
+                runs::commit_batch(conn, index, runs)
+            }),
         )
     }
 
@@ -356,13 +405,23 @@ impl Store for SqliteStore {
     }
 
     fn counts(&self) -> StoreFuture<'_, StoreCounts> {
-        Box::pin(self.connections.read("counting", counts))
+        let index = Arc::clone(&self.index);
+        Box::pin(self.connections.read("counting", move |conn| {
+            let mut counts = counts(conn)?;
+            index.correct_counts(&mut counts);
+            Ok(counts)
+        }))
     }
 
     fn count_by_phase(&self) -> StoreFuture<'_, PhaseCounts> {
-        Box::pin(self.connections.read(
-            "counting registrations by phase",
-            registrations::count_by_phase,
-        ))
+        let index = Arc::clone(&self.index);
+        Box::pin(
+            self.connections
+                .read("counting registrations by phase", move |conn| {
+                    let mut counts = registrations::count_by_phase(conn)?;
+                    index.correct_phase_counts(&mut counts);
+                    Ok(counts)
+                }),
+        )
     }
 }

@@ -1,6 +1,7 @@
 //! The `registrations` table: which pieces run, and the persisted state of
 //! each (see `store/registration.rs` for its state machine).
 
+use super::due_index::DueIndex;
 use super::{pieces, rows};
 use crate::store::error::{SqliteContext, StoreError};
 use crate::store::{
@@ -100,6 +101,7 @@ pub fn store_state(
 /// Reads, transforms and writes back one registration, in one transaction.
 pub fn update(
     conn: &mut Connection,
+    index: &DueIndex,
     key: &RegistrationKey,
     now: EpochMillis,
     change: impl FnOnce(&RegistrationState) -> RegistrationState,
@@ -113,10 +115,12 @@ pub fn update(
             piece_id: key.piece_id.clone(),
         });
     };
+    index.overlay(&mut registration);
     registration.state = change(&registration.state);
     registration.updated_at = now;
     store_state(&tx, key, &registration.state, now)?;
     tx.commit().context("committing a registration update")?;
+    index.wrote(&registration, None);
     Ok(registration)
 }
 
@@ -124,6 +128,7 @@ pub fn update(
 /// and takes the new integration label.
 pub fn register(
     conn: &mut Connection,
+    index: &DueIndex,
     key: &RegistrationKey,
     integration: &str,
     now: EpochMillis,
@@ -131,14 +136,15 @@ pub fn register(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a registration")?;
-    if pieces::info(&tx, &key.space, &key.piece_id)?.is_none() {
+    let Some(piece) = pieces::info(&tx, &key.space, &key.piece_id)? else {
         return Err(StoreError::PieceNotFound {
             space: key.space.clone(),
             piece_id: key.piece_id.clone(),
         });
-    }
+    };
     let registration = match get(&tx, key)? {
-        Some(existing) => {
+        Some(mut existing) => {
+            index.overlay(&mut existing);
             let state = existing.state.reinitialized(now);
             store_state(&tx, key, &state, now)?;
             tx.execute(
@@ -187,6 +193,7 @@ pub fn register(
         }
     };
     tx.commit().context("committing a registration")?;
+    index.wrote(&registration, Some(&piece.hash));
     Ok(registration)
 }
 

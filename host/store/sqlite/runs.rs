@@ -3,6 +3,7 @@
 //! in one transaction). A run's record (`run_records`) goes when its history
 //! row is pruned.
 
+use super::due_index::DueIndex;
 use super::{RUN_HISTORY_PER_PIECE, cells, registrations, rows};
 use crate::sandbox::RunOutcome;
 use crate::store::error::{SqliteContext, StoreError};
@@ -32,14 +33,18 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 /// still exists, and, only if the run succeeded, its cell changes.
 pub fn commit(
     conn: &mut Connection,
+    index: &DueIndex,
     run: FinishedRun,
     transition: RunTransition,
 ) -> Result<CommittedRun, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a run commit")?;
-    let committed = write(&tx, run, transition)?;
+    let committed = write(&tx, index, run, transition)?;
     tx.commit().context("committing a run")?;
+    if let Some(registration) = &committed.registration {
+        index.wrote(registration, None);
+    }
     Ok(committed)
 }
 
@@ -49,11 +54,31 @@ pub fn commit(
 /// means nothing of the batch was committed.
 pub fn commit_batch(
     conn: &mut Connection,
+    index: &DueIndex,
     runs: Vec<(FinishedRun, RunTransition)>,
 ) -> Result<Vec<Result<CommittedRun, StoreError>>, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a group commit")?;
+    let written = write_group(&tx, index, runs).and_then(|results| {
+        tx.commit().context("committing a group of runs")?;
+        Ok(results)
+    });
+    if written.is_err() {
+        // Nothing of the group is on disk: the schedule in memory, which
+        // followed each run as it was written, goes back to what the
+        // database says (the claims still held stay).
+        index.reload(conn, |_| false)?;
+    }
+    written
+}
+
+/// Writes each run of a group under its own savepoint.
+fn write_group(
+    tx: &Connection,
+    index: &DueIndex,
+    runs: Vec<(FinishedRun, RunTransition)>,
+) -> Result<Vec<Result<CommittedRun, StoreError>>, StoreError> {
     let mut results = Vec::with_capacity(runs.len());
     // The savepoint statements are prepared once, not parsed for every run
     // (as `Transaction::savepoint` would).
@@ -65,9 +90,15 @@ pub fn commit_batch(
     };
     for (run, transition) in runs {
         savepoint("SAVEPOINT run")?;
-        match write(&tx, run, transition) {
+        match write(tx, index, run, transition) {
             Ok(committed) => {
                 savepoint("RELEASE run")?;
+                // The schedule in memory follows each run as it is written,
+                // so a later run of the same registration in this group
+                // sees it settled.
+                if let Some(registration) = &committed.registration {
+                    index.wrote(registration, None);
+                }
                 results.push(Ok(committed));
             }
             Err(error) => {
@@ -78,7 +109,6 @@ pub fn commit_batch(
             }
         }
     }
-    tx.commit().context("committing a group of runs")?;
     Ok(results)
 }
 
@@ -90,6 +120,7 @@ const PRUNE_EVERY: u64 = 16;
 /// Writes one run inside the caller's transaction.
 fn write(
     tx: &Connection,
+    index: &DueIndex,
     run: FinishedRun,
     transition: RunTransition,
 ) -> Result<CommittedRun, StoreError> {
@@ -152,6 +183,7 @@ fn write(
     let registration = match registrations::get(tx, key)? {
         None => None,
         Some(mut registration) => {
+            index.overlay(&mut registration);
             let runs_before = registration.state.total_runs;
             disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
             registrations::store_state(tx, key, &registration.state, run.finished_at)?;
