@@ -12,6 +12,11 @@ use std::process::Command;
 
 /// What clang needs to compile QuickJS for WASI against Debian's wasi-libc.
 const WASI_CFLAGS: &str = "--target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi";
+/// The wasm features QuickJS is compiled with besides (the Rust side has them
+/// by default): `memcpy`/`memset` become `memory.copy`/`memory.fill` instead
+/// of wasi-libc's byte loops, which wasmtime charges fuel for block by
+/// block. Keep in step with the Makefile's `CFLAGS_wasm32_wasip2`.
+const WASM_FEATURES: &str = "-mbulk-memory -mnontrapping-fptoint -msign-ext";
 
 fn main() {
     let root =
@@ -68,7 +73,11 @@ fn main() {
     set_default(&mut build, "RQUICKJS_SYS_NO_WASI_SDK", "1");
     set_default(&mut build, "CC_wasm32_wasip2", "clang-19");
     set_default(&mut build, "AR_wasm32_wasip2", "llvm-ar-19");
-    set_default(&mut build, "CFLAGS_wasm32_wasip2", WASI_CFLAGS);
+    set_default(
+        &mut build,
+        "CFLAGS_wasm32_wasip2",
+        &format!("{WASI_CFLAGS} {WASM_FEATURES}"),
+    );
     set_default(
         &mut build,
         "BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2",

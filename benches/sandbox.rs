@@ -19,6 +19,12 @@
 //! `-- memory` memory per live idle sandbox, mapping by mapping (resident,
 //! private, proportional); `-- fresh` fresh instances and their first runs
 //! in a row, `BGWASM_BENCH_ROUNDS` of them (5,000), for a profiler.
+//! `-- js` takes `BGWASM_BENCH_ROUNDS` too (the timed warm runs per script,
+//! 7) and `BGWASM_BENCH_JS` (the scripts whose name contains it), so that
+//! `valgrind --tool=callgrind` counts the instructions of one warm run: the
+//! run with 2 rounds minus the run with 1. Under valgrind, which cannot
+//! reserve the pooling allocator's address space, `BGWASM_BENCH_LIVE=100000`
+//! (`--max-live-sandboxes`) has instances allocated on demand instead.
 
 use bgwasm::sandbox::{
     EgressPolicy, EngineOptions, Lang, Limits, MemoryCells, Piece, SandboxEngine, SpaceSandbox,
@@ -77,6 +83,14 @@ fn main() {
     } else {
         runtime.block_on(bench());
     }
+}
+
+/// The number in the environment variable `name`, else `default`.
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
 }
 
 fn resident_bytes() -> u64 {
@@ -389,10 +403,7 @@ async fn memory_map() {
     }
     let after = mappings();
     print_mappings("after one run each", &before, &after);
-    let runs: usize = std::env::var("BGWASM_BENCH_RUNS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100);
+    let runs: usize = env_number("BGWASM_BENCH_RUNS", 100);
     for sandbox in &mut live {
         for _ in 1..runs {
             assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
@@ -437,10 +448,7 @@ fn print_mappings(
 /// profiler: `perf record ... sandbox-* fresh`.
 async fn fresh_loop() {
     let (engine, piece, event, cells) = warmed_up().await;
-    let rounds: usize = std::env::var("BGWASM_BENCH_ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(5000);
+    let rounds: usize = env_number("BGWASM_BENCH_ROUNDS", 5000);
     let started = Instant::now();
     let cpu = thread_cpu_ns();
     for i in 0..rounds {
@@ -455,7 +463,8 @@ async fn fresh_loop() {
     );
 }
 
-/// Timed runs per script; the figure is their median.
+/// Timed runs per script (unless `BGWASM_BENCH_ROUNDS` says); the figure is
+/// their median.
 const SCRIPT_ROUNDS: usize = 7;
 
 /// Each script of `benches/js/` as a piece, one warm-up run, then
@@ -463,9 +472,14 @@ const SCRIPT_ROUNDS: usize = 7;
 /// median (`p50`), the value (the script's checksum, which native QuickJS
 /// must match) and the fuel one run uses.
 async fn cpu_bound_scripts() {
-    let engine = SandboxEngine::new(EngineOptions::default())
-        .await
-        .expect("engine");
+    let options = EngineOptions {
+        max_live_sandboxes: env_number(
+            "BGWASM_BENCH_LIVE",
+            EngineOptions::default().max_live_sandboxes,
+        ),
+        ..EngineOptions::default()
+    };
+    let engine = SandboxEngine::new(options).await.expect("engine");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/js");
     let mut scripts: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -473,9 +487,14 @@ async fn cpu_bound_scripts() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "js"))
         .collect();
     scripts.sort();
+    let rounds: usize = env_number("BGWASM_BENCH_ROUNDS", SCRIPT_ROUNDS);
+    let only = std::env::var("BGWASM_BENCH_JS").unwrap_or_default();
     let event = serde_json::json!({});
     for path in scripts {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if !name.contains(&only) {
+            continue;
+        }
         let source = std::fs::read_to_string(&path).unwrap()
             + "\nexport function bgUpdater() { return bench(); }\n";
         let piece = Piece::new(name.clone(), source);
@@ -484,9 +503,9 @@ async fn cpu_bound_scripts() {
         let cells = Arc::new(MemoryCells::default());
         let first = sandbox.run(&piece, &event, cells.clone()).await;
         assert!(first.outcome.ok, "{name}: {:?}", first.outcome.error);
-        let mut samples = Vec::with_capacity(SCRIPT_ROUNDS);
+        let mut samples = Vec::with_capacity(rounds);
         let mut fuel = 0;
-        for _ in 0..SCRIPT_ROUNDS {
+        for _ in 0..rounds {
             let started = Instant::now();
             let report = sandbox.run(&piece, &event, cells.clone()).await;
             samples.push(started.elapsed());
@@ -500,7 +519,7 @@ async fn cpu_bound_scripts() {
         samples.sort();
         let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
         println!(
-            "{:<44} mean {:>8.1} µs   p50 {:>8.1} µs   (n={SCRIPT_ROUNDS}, value {}, fuel {fuel})",
+            "{:<44} mean {:>8.1} µs   p50 {:>8.1} µs   (n={rounds}, value {}, fuel {fuel})",
             format!("js {name}"),
             mean.as_secs_f64() * 1e6,
             samples[samples.len() / 2].as_secs_f64() * 1e6,
