@@ -63,7 +63,7 @@ for shape in $daemon_shapes; do
     BGWASM_BENCH_INTERVAL="${BASH_REMATCH[3]}" BGWASM_BENCH_HOG="${BASH_REMATCH[7]:-0}"
     BGWASM_BENCH_SEEDED="$seeded")
   [ -n "${BASH_REMATCH[5]}" ] && settings+=(BGWASM_BENCH_WINDOW="${BASH_REMATCH[5]}")
-  env "${settings[@]}" "$daemon_bin" > "$out/daemon-$shape"
+  env "${settings[@]}" "$daemon_bin" > "$out/daemon-${shape//\//-}"
 done
 
 # The first number after a sandbox figure's name (its mean), or after "p50".
@@ -112,7 +112,7 @@ if [ -n "$daemon_shapes" ]; then
   drow "daemon (SQLite store)" "runs/s" "on time" "lateness p50/p99/max" "CPU per run" "runs/commit" "peak RSS"
   drow "---" "---:" "---:" "---:" "---:" "---:" "---:"
   for shape in $daemon_shapes; do
-    f="$out/daemon-$shape"
+    f="$out/daemon-${shape//\//-}"
     runs=$(grep -m1 '^runs sustained' "$f" | grep -oE '[0-9]+ runs/s' | cut -d' ' -f1)
     on_time=$(grep -m1 '^pieces that ran once in every interval' "$f" | grep -oE '[0-9]+/[0-9]+$')
     late=$(grep -m1 '^lateness' "$f" | sed -E 's/.*p50 ([0-9]+) ms, p99 ([0-9]+) ms, max ([0-9]+) ms.*/\1 \/ \2 \/ \3 ms/')
