@@ -451,6 +451,50 @@ async fn two_spaces_run_in_parallel() {
     );
 }
 
+/// One daemon schedules a data directory: a second `bgwasm serve` on it
+/// exits at start with an error naming the lock and the fix, and the first
+/// serves on, its piece still running.
+#[tokio::test]
+async fn a_second_daemon_on_the_same_data_directory_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "200ms", &[]).await;
+    let piece = daemon.add_piece("ann", &fixture("sync_counter.js")).await;
+    daemon.register("ann", &piece).await;
+    let mut second = Command::new(env!("CARGO_BIN_EXE_bgwasm"))
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", &free_port().to_string()])
+        .env("BGWASM_CACHE_DIR", common::cache_dir())
+        .env("OPERATOR_PASS", OPERATOR_PASS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting a second bgwasm serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second daemon did not exit");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "the second daemon exited {status:?}");
+    assert!(stderr.contains("schedule-lock"), "{stderr}");
+    assert!(stderr.contains("one daemon per data directory"), "{stderr}");
+    let before = daemon.cells("ann").await["count"].as_i64().unwrap_or(0);
+    common::wait_until(
+        "the first daemon runs on",
+        Duration::from_secs(10),
+        || async { daemon.cells("ann").await["count"].as_i64().unwrap_or(0) > before },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn sigterm_lets_the_run_in_flight_finish_then_exits_zero() {
     let dir = tempfile::tempdir().unwrap();

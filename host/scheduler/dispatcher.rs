@@ -218,13 +218,20 @@ impl Scheduler {
     /// At start, claims left by a daemon that died are released, and overdue
     /// registrations are spread over one interval. If the store refuses that
     /// (unreachable, or PostgreSQL ended a transaction to break a deadlock
-    /// with another node), it is tried again until it works or `shutdown`.
+    /// with another node), it is tried again until it works or `shutdown`;
+    /// but if another process schedules the same SQLite data directory
+    /// ([`StoreError::ScheduleLocked`]), it fails at once.
     pub async fn run_until(
         &self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<StopReport, SchedulerError> {
         let mut shutdown = pin!(shutdown);
         while let Err(error) = self.inner.recover_after_restart().await {
+            if let SchedulerError::Store(StoreError::ScheduleLocked { .. }) = error {
+                // Another daemon schedules this data directory: waiting would
+                // not help, and running beside it would run pieces twice.
+                return Err(error);
+            }
             tracing::error!(%error, "could not recover after a restart; retrying shortly");
             tokio::select! {
                 biased;

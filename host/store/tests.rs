@@ -1345,6 +1345,16 @@ async fn sqlite_refuses_a_second_scheduler_of_the_same_database() {
         message.contains("one daemon per data directory"),
         "{message}"
     );
+    // A starting scheduler is refused at its recovery, before it releases
+    // or moves anything.
+    let error = store
+        .recover_after_restart(5, &IntegrationFilter::all())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::ScheduleLocked { .. }),
+        "{error}"
+    );
     other.unlock().unwrap();
     drop(other);
     let claimed = store

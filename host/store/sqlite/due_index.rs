@@ -134,8 +134,10 @@ impl DueIndex {
     }
 
     /// Takes this process's exclusive lock on scheduling the database, if it
-    /// does not hold it yet; refused while another process holds it.
-    fn hold_schedule_lock(&self) -> Result<(), StoreError> {
+    /// does not hold it yet; refused while another process holds it. Recovery
+    /// after a restart takes it first, so a second daemon is refused before
+    /// it changes anything.
+    pub fn hold_schedule_lock(&self) -> Result<(), StoreError> {
         let mut held = lock(&self.lock);
         if held.is_some() {
             return Ok(());

@@ -311,6 +311,7 @@ impl Store for SqliteStore {
         let integrations = integrations.clone();
         Box::pin(
             self.write("recovering after a restart", move |conn, index| {
+                index.hold_schedule_lock()?;
                 schedule::recover_after_restart(conn, index, now, &integrations)
             }),
         )
