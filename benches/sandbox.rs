@@ -32,8 +32,11 @@ use bgwasm::sandbox::{
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "bench_env.rs"]
+mod bench_env;
 #[path = "proc_status.rs"]
 mod proc_status;
+use bench_env::env_or;
 use proc_status::proc_kib;
 
 const TRIVIAL: &str = "export function bgUpdater() { return 1; }";
@@ -83,14 +86,6 @@ fn main() {
     } else {
         runtime.block_on(bench());
     }
-}
-
-/// The number in the environment variable `name`, else `default`.
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
 }
 
 fn resident_bytes() -> u64 {
@@ -403,7 +398,7 @@ async fn memory_map() {
     }
     let after = mappings();
     print_mappings("after one run each", &before, &after);
-    let runs: usize = env_number("BGWASM_BENCH_RUNS", 100);
+    let runs: usize = env_or("BGWASM_BENCH_RUNS", 100);
     for sandbox in &mut live {
         for _ in 1..runs {
             assert!(sandbox.run(&piece, &event, cells.clone()).await.outcome.ok);
@@ -448,7 +443,7 @@ fn print_mappings(
 /// profiler: `perf record ... sandbox-* fresh`.
 async fn fresh_loop() {
     let (engine, piece, event, cells) = warmed_up().await;
-    let rounds: usize = env_number("BGWASM_BENCH_ROUNDS", 5000);
+    let rounds: usize = env_or("BGWASM_BENCH_ROUNDS", 5000);
     let started = Instant::now();
     let cpu = thread_cpu_ns();
     for i in 0..rounds {
@@ -473,7 +468,7 @@ const SCRIPT_ROUNDS: usize = 7;
 /// must match) and the fuel one run uses.
 async fn cpu_bound_scripts() {
     let options = EngineOptions {
-        max_live_sandboxes: env_number(
+        max_live_sandboxes: env_or(
             "BGWASM_BENCH_LIVE",
             EngineOptions::default().max_live_sandboxes,
         ),
@@ -487,7 +482,7 @@ async fn cpu_bound_scripts() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "js"))
         .collect();
     scripts.sort();
-    let rounds: usize = env_number("BGWASM_BENCH_ROUNDS", SCRIPT_ROUNDS);
+    let rounds: usize = env_or("BGWASM_BENCH_ROUNDS", SCRIPT_ROUNDS);
     let only = std::env::var("BGWASM_BENCH_JS").unwrap_or_default();
     let event = serde_json::json!({});
     for path in scripts {
