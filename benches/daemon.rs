@@ -37,21 +37,7 @@ mod bench_env;
 mod proc_status;
 
 use bench_env::{env_duration, env_or};
-
-/// CPU time this process has used (user + system), from /proc/self/stat,
-/// whose figures are in clock ticks of 10 ms.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which may hold spaces) in brackets.
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|field| field.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
+use proc_status::cpu_time;
 
 fn peak_rss_bytes() -> u64 {
     proc_status::proc_kib("/proc/self/status", "VmHWM:")
