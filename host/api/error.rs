@@ -71,6 +71,7 @@ impl From<StoreError> for ApiError {
             | StoreError::BadColumn { .. }
             | StoreError::TargetNotEmpty { .. }
             | StoreError::CellReaderThread { .. }
+            | StoreError::CheckpointerThread { .. }
             | StoreError::CellReaderGone { .. }
             | StoreError::Corrupt { .. }
             | StoreError::GroupCommitFailed { .. }

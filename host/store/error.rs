@@ -109,6 +109,9 @@ pub enum StoreError {
     #[error("cannot start the thread that reads cells for running pieces: {source}")]
     CellReaderThread { source: std::io::Error },
 
+    #[error("cannot start the thread that checkpoints SQLite's write-ahead log: {source}")]
+    CheckpointerThread { source: std::io::Error },
+
     #[error("the PostgreSQL cell reader could not start: {reason}")]
     CellReaderGone { reason: String },
 

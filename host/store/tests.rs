@@ -923,6 +923,86 @@ async fn run_times_are_the_newest_runs_in_brief<B: Backend>() {
     assert_eq!(brief, vec![(15, true), (10, true), (5, false)]);
 }
 
+/// A group is written without a savepoint per run; when one of its runs
+/// cannot be written, the group is written again one run at a time, and
+/// only that run is left out: the others' history, cells and registrations
+/// are committed, and the schedule in memory agrees with the database.
+#[tokio::test]
+async fn sqlite_a_group_commit_leaves_out_only_the_run_that_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let good = piece(&store, "good").await;
+    let bad = piece(&store, "bad").await;
+    store.register(&good, "rss", 1).await.unwrap();
+    store.register(&bad, "rss", 1).await.unwrap();
+    // Another connection makes the database refuse the bad piece's runs.
+    let db = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER refuse BEFORE INSERT ON runs WHEN NEW.piece_id = '{}'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        bad.piece_id.as_str()
+    ))
+    .unwrap();
+
+    let counted = |status: &'static str| -> RunTransition {
+        Box::new(move |state| RegistrationState {
+            status: status.to_owned(),
+            total_runs: state.total_runs + 1,
+            ..state.clone()
+        })
+    };
+    let results = store
+        .commit_runs(vec![
+            (
+                finished(&good, true, vec![set("a", "1")], None),
+                counted("one"),
+            ),
+            (
+                finished(&bad, true, vec![set("b", "1")], None),
+                counted("bad"),
+            ),
+            (
+                finished(&good, true, vec![set("a", "2")], None),
+                counted("two"),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let refused = results[1].as_ref().unwrap_err().to_string();
+    assert!(refused.contains("refused by the test"), "{refused}");
+    assert_eq!(
+        store.list_cells(SPACE).await.unwrap(),
+        vec![("a".to_owned(), "2".to_owned())],
+        "the refused run's cell write is left out with it"
+    );
+    assert_eq!(
+        store
+            .recent_runs(SPACE, &good.piece_id, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .recent_runs(SPACE, &bad.piece_id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let states = (
+        store.get_registration(&good).await.unwrap().unwrap().state,
+        store.get_registration(&bad).await.unwrap().unwrap().state,
+    );
+    assert_eq!((states.0.status.as_str(), states.0.total_runs), ("two", 2));
+    assert_eq!(
+        states.1.total_runs, 0,
+        "the refused run left its registration as it was"
+    );
+    store.index_agrees().unwrap();
+}
+
 /// The SQLite store prunes a registered piece's history every 16 of its
 /// runs: the table holds at most 15 runs past the newest fifty, and reads
 /// still show only those fifty.

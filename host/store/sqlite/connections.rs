@@ -7,6 +7,7 @@
 //! and must not stall a runtime worker thread. The sandbox's cell reads are
 //! synchronous and short (one indexed lookup) and use the pool directly.
 
+use super::checkpointer::Checkpointer;
 use super::schema;
 use crate::store::error::{SqliteContext, StoreError};
 use rusqlite::{Connection, OpenFlags};
@@ -28,15 +29,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub struct Writer {
     conn: Mutex<Connection>,
+    /// Told of each write, to checkpoint the log soon after.
+    checkpointer: Checkpointer,
 }
 
 impl Writer {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).context("opening the database")?;
         schema::configure(&conn)?;
+        schema::configure_writer(&conn)?;
         schema::migrate(&mut conn, path)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            checkpointer: Checkpointer::start(path)?,
         })
     }
 
@@ -44,7 +49,9 @@ impl Writer {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        f(&mut lock(&self.conn))
+        let result = f(&mut lock(&self.conn));
+        self.checkpointer.committed();
+        result
     }
 
     /// Runs `f` on the connection if no write holds it now; `None` if one does.

@@ -10,6 +10,7 @@
 //! settings.
 
 mod cells;
+mod checkpointer;
 mod connections;
 mod due_index;
 mod pieces;

@@ -40,7 +40,7 @@ pub fn commit(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a run commit")?;
-    let committed = write(&tx, index, run, transition)?;
+    let committed = write(&tx, index, &run, &transition)?;
     tx.commit().context("committing a run")?;
     if let Some(registration) = &committed.registration {
         index.wrote(registration, None);
@@ -49,37 +49,82 @@ pub fn commit(
 }
 
 /// Group commit: many runs in one transaction, so one fsync covers them all.
-/// Each run is written under its own savepoint, so a run that cannot be
-/// written (its error is its entry) leaves the others in. The outer error
-/// means nothing of the batch was committed.
+/// A run that cannot be written (its error is its entry) leaves the others
+/// in. The outer error means nothing of the group was committed.
+///
+/// The group is first written as a whole, without a savepoint per run: a
+/// savepoint copies every page its run is the first to change (its
+/// statement journal), which cost a fifth of a commit. Only if a run fails
+/// is the group rolled back and written again with one savepoint per run,
+/// so that the failed run alone is left out.
 pub fn commit_batch(
     conn: &mut Connection,
     index: &DueIndex,
     runs: Vec<(FinishedRun, RunTransition)>,
 ) -> Result<Vec<Result<CommittedRun, StoreError>>, StoreError> {
+    let together = in_group_transaction(conn, index, |tx| {
+        runs.iter()
+            .map(|(run, transition)| write_settled(tx, index, run, transition))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match together {
+        Ok(committed) => Ok(committed.into_iter().map(Ok).collect()),
+        // A run could not be written (or the commit failed): again, one run
+        // at a time. A failure of the group as such fails again there.
+        Err(_) => in_group_transaction(conn, index, |tx| write_each(tx, index, &runs)),
+    }
+}
+
+/// Runs `write` in one write transaction and commits it. If either fails,
+/// nothing of it is on disk, and the schedule in memory, which followed each
+/// run as it was written, goes back to what the database says (the claims
+/// still held stay).
+fn in_group_transaction<T>(
+    conn: &mut Connection,
+    index: &DueIndex,
+    write: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context("starting a group commit")?;
-    let written = write_group(&tx, index, runs).and_then(|results| {
-        tx.commit().context("committing a group of runs")?;
-        Ok(results)
-    });
+    let written = match write(&tx) {
+        Ok(written) => tx
+            .commit()
+            .context("committing a group of runs")
+            .map(|()| written),
+        Err(error) => {
+            drop(tx);
+            Err(error)
+        }
+    };
     if written.is_err() {
-        // Nothing of the group is on disk: the schedule in memory, which
-        // followed each run as it was written, goes back to what the
-        // database says (the claims still held stay).
         index.reload(conn, |_| false)?;
     }
     written
 }
 
-/// Writes each run of a group under its own savepoint.
-fn write_group(
+/// Writes one run of a group, and has the schedule in memory follow it, so
+/// that a later run of the same registration in the group sees it settled.
+fn write_settled(
     tx: &Connection,
     index: &DueIndex,
-    runs: Vec<(FinishedRun, RunTransition)>,
+    run: &FinishedRun,
+    transition: &RunTransition,
+) -> Result<CommittedRun, StoreError> {
+    let committed = write(tx, index, run, transition)?;
+    if let Some(registration) = &committed.registration {
+        index.wrote(registration, None);
+    }
+    Ok(committed)
+}
+
+/// Writes each run of a group under its own savepoint: a run that fails is
+/// rolled back, and the others stay in.
+fn write_each(
+    tx: &Connection,
+    index: &DueIndex,
+    runs: &[(FinishedRun, RunTransition)],
 ) -> Result<Vec<Result<CommittedRun, StoreError>>, StoreError> {
-    let mut results = Vec::with_capacity(runs.len());
     // The savepoint statements are prepared once, not parsed for every run
     // (as `Transaction::savepoint` would).
     let savepoint = |sql: &str| -> Result<(), StoreError> {
@@ -88,21 +133,15 @@ fn write_group(
             .map(drop)
             .context("a run's savepoint")
     };
+    let mut results = Vec::with_capacity(runs.len());
     for (run, transition) in runs {
         savepoint("SAVEPOINT run")?;
-        match write(tx, index, run, transition) {
+        match write_settled(tx, index, run, transition) {
             Ok(committed) => {
                 savepoint("RELEASE run")?;
-                // The schedule in memory follows each run as it is written,
-                // so a later run of the same registration in this group
-                // sees it settled.
-                if let Some(registration) = &committed.registration {
-                    index.wrote(registration, None);
-                }
                 results.push(Ok(committed));
             }
             Err(error) => {
-                // The run is rolled back; the others stay in.
                 savepoint("ROLLBACK TO run")?;
                 savepoint("RELEASE run")?;
                 results.push(Err(error));
@@ -121,8 +160,8 @@ const PRUNE_EVERY: u64 = 16;
 fn write(
     tx: &Connection,
     index: &DueIndex,
-    run: FinishedRun,
-    transition: RunTransition,
+    run: &FinishedRun,
+    transition: &RunTransition,
 ) -> Result<CommittedRun, StoreError> {
     let outcome_json = serde_json::to_string(&run.outcome).map_err(|e| StoreError::Corrupt {
         what: "run outcome",
@@ -185,7 +224,7 @@ fn write(
         Some(mut registration) => {
             index.overlay(&mut registration);
             let runs_before = registration.state.total_runs;
-            disabled_by_this_run = registration.commit_run(&transition, run.claim, run.finished_at);
+            disabled_by_this_run = registration.commit_run(transition, run.claim, run.finished_at);
             registrations::store_state(tx, key, &registration.state, run.finished_at)?;
             counted = registration.state.total_runs > runs_before;
             Some(registration)
