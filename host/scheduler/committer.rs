@@ -85,13 +85,15 @@ impl Committer {
         }
     }
 
-    /// Commits one run as part of the next group; returns once that group is
-    /// durable (or failed).
-    pub async fn commit(
+    /// Hands one run to the next group and returns at once; the run is
+    /// durable when [`Submitted::durable`] says so. Runs are committed in the
+    /// order they were submitted: a run's group is never before the group of
+    /// a run submitted earlier.
+    pub fn submit(
         &self,
         run: FinishedRun,
         transition: RunTransition,
-    ) -> Result<CommittedRun, StoreError> {
+    ) -> Result<Submitted, StoreError> {
         let sender = self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             tokio::spawn(commit_groups(
@@ -113,7 +115,17 @@ impl Committer {
                 context: "handing a run to the group committer",
             });
         }
-        answer.await.map_err(|_| StoreError::TaskFailed {
+        Ok(Submitted(answer))
+    }
+}
+
+/// A run handed to the committer, not yet known to be durable.
+pub struct Submitted(oneshot::Receiver<Result<CommittedRun, StoreError>>);
+
+impl Submitted {
+    /// Resolves once the run's group is durable (or failed).
+    pub async fn durable(self) -> Result<CommittedRun, StoreError> {
+        self.0.await.map_err(|_| StoreError::TaskFailed {
             context: "waiting for a group commit",
         })?
     }

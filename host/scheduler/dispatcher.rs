@@ -11,7 +11,7 @@
 
 use super::SchedulerError;
 use super::clock::Clock;
-use super::committer::{CommitStats, Committer};
+use super::committer::{CommitStats, Committer, Submitted};
 use super::config::SchedulerConfig;
 use super::piece_cache::PieceCache;
 use super::policy::after_run;
@@ -25,6 +25,8 @@ use crate::store::{
     SpaceLease, Store, StoreError,
 };
 use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -434,22 +436,49 @@ impl Inner {
 
     /// A space's worker: runs its queue one job at a time, each under a
     /// concurrency permit, and retires when the queue is empty.
+    ///
+    /// A scheduled run that changes no cells does not hold up the space's
+    /// next run while its group commit syncs: the next run reads nothing it
+    /// wrote, and the committer keeps the order of their history. The worker
+    /// finishes those commits alongside its next runs, and all of them
+    /// before it retires, so a stop waits for them like for a run in flight.
+    /// A run that changes cells, and a manual run (its caller waits for the
+    /// answer), is durable before the space's next run starts.
     async fn work_space(self: Arc<Self>, space: String) {
-        // The job stays queued while its worker waits for a permit, so a stop
-        // drains it and `activity` counts it.
-        while !self.queues.retire_if_idle(&space) {
-            let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+        let mut committing: FuturesUnordered<BoxFuture<'_, ()>> = FuturesUnordered::new();
+        loop {
+            if self.queues.is_idle(&space) {
+                while committing.next().await.is_some() {}
+                if self.queues.retire_if_idle(&space) {
+                    return;
+                }
+                continue;
+            }
+            // The job stays queued while its worker waits for a permit, so a
+            // stop drains it and `activity` counts it.
+            let permit =
+                alongside(&mut committing, Arc::clone(&self.permits).acquire_owned()).await;
+            let Ok(permit) = permit else {
                 // The semaphore is never closed; treat it as a stop.
+                while committing.next().await.is_some() {}
                 return;
             };
             let Some(job) = self.queues.next(&space) else {
-                return;
+                // A stop took the queue meanwhile.
+                continue;
             };
             self.running.fetch_add(1, Ordering::Relaxed);
             // The run gives its permit back once it ran, before its commit
-            // is durable; the space's next run waits for that commit.
-            self.execute(job, Running(Some(permit), &self.running))
-                .await;
+            // is durable.
+            let run = self.execute(job, Running(Some(permit), &self.running));
+            let Some(handed) = alongside(&mut committing, run).await else {
+                continue;
+            };
+            if handed.pipelined {
+                committing.push(Box::pin(self.finish(handed)));
+            } else {
+                alongside(&mut committing, self.finish(handed)).await;
+            }
         }
     }
 
@@ -470,7 +499,9 @@ impl Inner {
         }
     }
 
-    async fn execute(&self, job: Job, running: Running<'_>) {
+    /// Runs a job and hands its result to the committer. `None` when it
+    /// never got that far (it is answered and its claim released here).
+    async fn execute(&self, job: Job, running: Running<'_>) -> Option<Handed> {
         let (key, claim, lease, scheduled, reply) = match job {
             Job::Scheduled(claimed) => (
                 claimed.key,
@@ -481,9 +512,51 @@ impl Inner {
             ),
             Job::Manual { key, lease, reply } => (key, None, lease, None, Some(reply)),
         };
-        let result = self
-            .run_and_commit(&key, claim, lease, scheduled, running)
+        let handed = self
+            .run_and_submit(&key, claim, lease, scheduled, running)
             .await;
+        match handed {
+            Ok((outcome, trigger, submitted, pipelined)) => Some(Handed {
+                key,
+                claim,
+                trigger,
+                outcome,
+                submitted,
+                submitted_at: std::time::Instant::now(),
+                pipelined: pipelined && reply.is_none(),
+                reply,
+            }),
+            Err(error) => {
+                self.settle(&key, claim, reply, Err(error)).await;
+                None
+            }
+        }
+    }
+
+    /// Waits for a handed run's commit, then logs and answers it.
+    async fn finish(&self, handed: Handed) {
+        let committed = handed.submitted.durable().await;
+        self.metrics.observe_commit(handed.submitted_at.elapsed());
+        let result = match committed {
+            Ok(committed) => {
+                log_run(&handed.key, handed.trigger, &handed.outcome, &committed);
+                Ok(handed.outcome)
+            }
+            Err(error) => Err(error.into()),
+        };
+        self.settle(&handed.key, handed.claim, handed.reply, result)
+            .await;
+    }
+
+    /// The end of a job: a failure is logged and its claim released; a
+    /// manual run's caller gets the result.
+    async fn settle(
+        &self,
+        key: &RegistrationKey,
+        claim: Option<ClaimToken>,
+        reply: Option<oneshot::Sender<Result<RunOutcome, SchedulerError>>>,
+        result: Result<RunOutcome, SchedulerError>,
+    ) {
         if let Err(SchedulerError::Store(error @ StoreError::LeaseLost { .. })) = &result {
             // The claim is another node's now (or goes back to the schedule
             // by recovery): nothing to release.
@@ -492,7 +565,7 @@ impl Inner {
         } else if let Err(error) = &result {
             tracing::error!(piece = %key, %error, "could not run or commit a piece");
             if let Some(token) = claim
-                && let Err(error) = self.store.release_claim(&key, token).await
+                && let Err(error) = self.store.release_claim(key, token).await
             {
                 tracing::error!(piece = %key, %error, "could not release the claim; the next start releases it");
             }
@@ -503,9 +576,11 @@ impl Inner {
         }
     }
 
-    /// Runs a piece and commits the run: a scheduled one (due at `due_at`)
-    /// with its claim, a manual one with none.
-    async fn run_and_commit(
+    /// Runs a piece and hands the run to the committer: a scheduled one (due
+    /// at `due_at`) with its claim, a manual one with none. Also says
+    /// whether the run changes no cells, so its space may go on before it is
+    /// durable.
+    async fn run_and_submit(
         &self,
         key: &RegistrationKey,
         claim: Option<ClaimToken>,
@@ -514,7 +589,7 @@ impl Inner {
         scheduled: Option<(EpochMillis, String)>,
         // Its concurrency permit, given back once it ran.
         running: Running<'_>,
-    ) -> Result<RunOutcome, SchedulerError> {
+    ) -> Result<(RunOutcome, RunTrigger, Submitted, bool), SchedulerError> {
         let trigger = match scheduled {
             Some(_) => RunTrigger::Scheduled,
             None => RunTrigger::Manual,
@@ -533,28 +608,23 @@ impl Inner {
         self.metrics.observe_run(&outcome);
         let policy = self.config.policy;
         let for_transition = outcome.clone();
-        let committing = std::time::Instant::now();
-        let committed = self
-            .committer
-            .commit(
-                FinishedRun {
-                    key: key.clone(),
-                    trigger,
-                    claim,
-                    lease,
-                    started_at,
-                    finished_at,
-                    outcome: outcome.clone(),
-                    cell_changes: report.cell_changes,
-                    record: report.record,
-                },
-                Box::new(move |state| after_run(state, &for_transition, finished_at, &policy)),
-            )
-            .await;
-        self.metrics.observe_commit(committing.elapsed());
-        let committed = committed?;
-        log_run(key, trigger, &outcome, &committed);
-        Ok(outcome)
+        let run = FinishedRun {
+            key: key.clone(),
+            trigger,
+            claim,
+            lease,
+            started_at,
+            finished_at,
+            outcome: outcome.clone(),
+            cell_changes: report.cell_changes,
+            record: report.record,
+        };
+        let quiet = !run.writes_cells();
+        let submitted = self.committer.submit(
+            run,
+            Box::new(move |state| after_run(state, &for_transition, finished_at, &policy)),
+        )?;
+        Ok((outcome, trigger, submitted, quiet))
     }
 
     /// Loads the piece's current source (from the cache when the claim names
@@ -632,6 +702,36 @@ impl Inner {
         StopReport {
             released,
             abandoned,
+        }
+    }
+}
+
+/// A run handed to the committer, and what is left to do once it is durable.
+struct Handed {
+    key: RegistrationKey,
+    claim: Option<ClaimToken>,
+    trigger: RunTrigger,
+    outcome: RunOutcome,
+    submitted: Submitted,
+    submitted_at: std::time::Instant,
+    /// Its space's next run may start before it is durable.
+    pipelined: bool,
+    reply: Option<oneshot::Sender<Result<RunOutcome, SchedulerError>>>,
+}
+
+/// Awaits `work` while finishing whichever of `committing` become durable
+/// meanwhile, so their logs, metrics and claims are not held up by it.
+async fn alongside<T>(
+    committing: &mut FuturesUnordered<BoxFuture<'_, ()>>,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut work => return done,
+            // An empty set yields `None`, which disables this branch.
+            Some(()) = committing.next() => {}
         }
     }
 }

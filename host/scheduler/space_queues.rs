@@ -97,32 +97,41 @@ impl SpaceQueues {
         }
     }
 
-    /// Retires the worker if its queue is empty or the scheduler is stopping;
-    /// checked before waiting for a permit, so an idle worker does not queue
-    /// for one.
+    /// Whether the worker has nothing to run: its queue is empty or the
+    /// scheduler is stopping.
+    pub fn is_idle(&self, space: &str) -> bool {
+        Self::idle(&self.lock(), space)
+    }
+
+    fn idle(queues: &Queues, space: &str) -> bool {
+        queues.stopping || queues.by_space.get(space).is_none_or(VecDeque::is_empty)
+    }
+
+    /// Retires the worker if it is idle ([`Self::is_idle`]); checked before
+    /// waiting for a permit, so an idle worker does not queue for one.
     pub fn retire_if_idle(&self, space: &str) -> bool {
         let mut queues = self.lock();
-        let idle = queues.stopping || queues.by_space.get(space).is_none_or(VecDeque::is_empty);
+        let idle = Self::idle(&queues, space);
         if idle && queues.by_space.remove(space).is_some() {
             self.live_workers.send_modify(|n| *n = n.saturating_sub(1));
         }
         idle
     }
 
-    /// The space's next job. `None` retires the worker: its queue is empty or
-    /// the scheduler is stopping.
+    /// The space's next job, or `None` if it is idle; only
+    /// [`Self::retire_if_idle`] retires the worker, so one that still
+    /// finishes commits keeps its space's entry (and a stop waits for it).
     pub fn next(&self, space: &str) -> Option<Job> {
         let mut queues = self.lock();
-        if !queues.stopping
-            && let Some(job) = queues.by_space.get_mut(space).and_then(VecDeque::pop_front)
-        {
-            self.metrics.queued_runs_removed(1);
-            return Some(job);
+        if queues.stopping {
+            return None;
         }
-        if queues.by_space.remove(space).is_some() {
-            self.live_workers.send_modify(|n| *n = n.saturating_sub(1));
-        }
-        None
+        let job = queues
+            .by_space
+            .get_mut(space)
+            .and_then(VecDeque::pop_front)?;
+        self.metrics.queued_runs_removed(1);
+        Some(job)
     }
 
     /// Refuses further jobs and hands back every queued one.

@@ -28,8 +28,8 @@ struct Seen {
 
 /// A runner whose pieces say what to do in their source: `ok` succeeds and
 /// counts its runs in the cell `runs`; `fail` fails after writing a cell that
-/// must never be committed. Each run takes `run_time` unless the source is
-/// `slow` (ten times longer).
+/// must never be committed; `quiet` succeeds and writes no cell. Each run
+/// takes `run_time` unless the source is `slow` (ten times longer).
 struct FakeRunner {
     began: Instant,
     run_time: Duration,
@@ -127,7 +127,9 @@ impl PieceRunner for Arc<FakeRunner> {
                 .get(&cell)
                 .unwrap()
                 .map_or(0, |json| json.parse().unwrap());
-            let cell_changes = if ok {
+            let cell_changes = if piece.source.contains("quiet") {
+                vec![]
+            } else if ok {
                 vec![CellChange {
                     key: cell,
                     value: Some((runs + 1).to_string()),
@@ -663,3 +665,88 @@ async fn a_run_frees_its_concurrency_slot_before_its_commit_but_its_space_waits_
     h.stop().await;
 }
 mod leases;
+
+/// Config(1) whose group commits wait 3 s for others to join.
+fn with_slow_commits(concurrency: usize) -> SchedulerConfig {
+    let mut config = config(concurrency);
+    config.group_commit = GroupCommit {
+        delay: Duration::from_secs(3),
+        max_batch: 1024,
+    };
+    config
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_writes_no_cells_does_not_hold_up_its_space_and_history_keeps_its_order() {
+    // Each run takes 1 s; its commit gathers others for 3 s more.
+    let mut h = Harness::new(with_slow_commits(1), Duration::from_secs(1));
+    h.start();
+    let a = h.register(&space(1), "a", "quiet").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let c = h.register(&space(1), "c", "quiet").await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    // Space 1's next run started as soon as the first had run, before its
+    // commit was durable (at 4 s, with the second's), and both have run
+    // while neither is durable yet.
+    assert_eq!(h.runner.starts_of("a"), vec![0]);
+    assert_eq!(h.runner.starts_of("c"), vec![1_000]);
+    assert_eq!(h.state(&a).await.total_runs, 0);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(*h.runner.max_active_in_a_space.lock().unwrap(), 1);
+    // Both committed, in the order they ran.
+    let first = h.store.recent_runs(&a.space, &a.piece_id, 5).await.unwrap();
+    let second = h.store.recent_runs(&c.space, &c.piece_id, 5).await.unwrap();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert!(first[0].id < second[0].id, "{first:?} {second:?}");
+    for key in [&a, &c] {
+        let state = h.state(key).await;
+        assert_eq!((state.total_runs, state.status.as_str()), (1, "Success"));
+        assert_eq!(state.phase, Phase::Scheduled);
+    }
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_after_a_run_that_wrote_cells_waits_for_that_commit_even_after_a_quiet_one() {
+    let mut h = Harness::new(with_slow_commits(1), Duration::from_secs(1));
+    h.start();
+    let quiet = h.register(&space(1), "quiet", "quiet").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let writes = h.register(&space(1), "writes", "ok").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let last = h.register(&space(1), "last", "ok").await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    // `writes` started right after the quiet run; `last` only once the
+    // group holding both (from 1 s, 3 s of gathering) was durable.
+    assert_eq!(h.runner.starts_of("writes"), vec![1_000]);
+    assert_eq!(h.runner.starts_of("last"), vec![4_000]);
+    h.assert_committed_runs(&writes, 1).await;
+    h.assert_committed_runs(&last, 1).await;
+    assert_eq!(h.state(&quiet).await.total_runs, 1);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_waits_for_the_commits_of_runs_that_did_not_hold_up_their_space() {
+    let mut h = Harness::new(with_slow_commits(2), Duration::from_secs(1));
+    h.start();
+    let a = h.register(&space(1), "a", "quiet").await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // `a` has run; its commit is durable at 4 s.
+    assert_eq!(h.state(&a).await.total_runs, 0);
+    let asked = Instant::now();
+    let report = h.stop().await;
+    assert_eq!(
+        report,
+        StopReport {
+            released: 0,
+            abandoned: 0
+        }
+    );
+    assert_eq!(
+        asked.elapsed(),
+        Duration::from_millis(2_500),
+        "waited for the commit"
+    );
+    assert_eq!(h.state(&a).await.total_runs, 1);
+}

@@ -153,6 +153,14 @@ pub struct FinishedRun {
     pub record: Option<Box<ReplayRecord>>,
 }
 
+impl FinishedRun {
+    /// Whether committing the run changes its space's cells: it succeeded
+    /// and wrote some (a failed run's writes are dropped whole).
+    pub fn writes_cells(&self) -> bool {
+        self.outcome.ok && !self.cell_changes.is_empty()
+    }
+}
+
 /// A run of the history with its record, for replay.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
