@@ -638,12 +638,7 @@ async fn a_replaced_source_runs_at_the_next_claim_though_the_old_one_was_cached(
 #[tokio::test(start_paused = true)]
 async fn a_run_frees_its_concurrency_slot_before_its_commit_but_its_space_waits_for_it() {
     // Each run takes 1 s; its commit gathers others for 3 s more.
-    let mut config = config(1);
-    config.group_commit = GroupCommit {
-        delay: Duration::from_secs(3),
-        max_batch: 1024,
-    };
-    let mut h = Harness::new(config, Duration::from_secs(1));
+    let mut h = Harness::new(with_slow_commits(1), Duration::from_secs(1));
     h.start();
     let a = h.register(&space(1), "a", "ok").await;
     let b = h.register(&space(2), "b", "ok").await;
@@ -666,7 +661,7 @@ async fn a_run_frees_its_concurrency_slot_before_its_commit_but_its_space_waits_
 }
 mod leases;
 
-/// Config(1) whose group commits wait 3 s for others to join.
+/// [`config`] with group commits that wait 3 s for others to join.
 fn with_slow_commits(concurrency: usize) -> SchedulerConfig {
     let mut config = config(concurrency);
     config.group_commit = GroupCommit {
